@@ -1,0 +1,127 @@
+package oauthvendor
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/helper/consts"
+	"github.com/hashicorp/vault/sdk/helper/locksutil"
+	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/singleflight"
+)
+
+// backend holds only per-mount state: plugin.ServeMultiplex serves every
+// mount from one process.
+type backend struct {
+	*framework.Backend
+
+	now func() time.Time
+
+	// flights coalesce concurrent cold reads of one config into one grant;
+	// locks serialise grants per name (reads, rotate, proactive refresh).
+	flights singleflight.Group
+	locks   []*locksutil.LockEntry
+
+	mu      sync.RWMutex
+	entries map[string]*entry
+	// epoch moves on every forget, so an entry built from a config read
+	// before a concurrent write is not cached (see entryFor).
+	epoch atomic.Uint64
+
+	uaOnce    sync.Once
+	userAgent string
+}
+
+// entry is the in-memory view of one config: its connection (decoded once
+// per config version) and the shared token.
+type entry struct {
+	conn *connection
+	tok  atomic.Pointer[cachedToken]
+	// read: somebody read the current token; only those are refreshed
+	// proactively.
+	read atomic.Bool
+}
+
+// Factory is the plugin's entry point, for every mount.
+func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend, error) {
+	b := newBackend(time.Now)
+	if err := b.Setup(ctx, conf); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func newBackend(now func() time.Time) *backend {
+	b := &backend{now: now, locks: locksutil.CreateLocks(), entries: map[string]*entry{}}
+	b.Backend = &framework.Backend{
+		Help:        strings.TrimSpace(backendHelp),
+		BackendType: logical.TypeLogical,
+		PathsSpecial: &logical.Paths{
+			SealWrapStorage: []string{configPrefix},
+		},
+		Paths: framework.PathAppend(
+			pathConfig(b),
+			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b)},
+			pathPresets(),
+		),
+		Secrets:        []*framework.Secret{secretToken(b)},
+		Invalidate:     b.invalidate,
+		Clean:          b.clean,
+		PeriodicFunc:   b.periodic,
+		RunningVersion: Version,
+	}
+	return b
+}
+
+// readOnly: this node cannot write storage (a performance standby, or a
+// non-local mount on a performance secondary). A miss that needs the
+// vendor returns logical.ErrReadOnly so Vault forwards it to the node that
+// can cache the result: only the active node mints.
+func (b *backend) readOnly() bool {
+	rs := b.System().ReplicationState()
+	return rs.HasState(consts.ReplicationPerformanceStandby) ||
+		(rs.HasState(consts.ReplicationPerformanceSecondary) && !b.System().LocalMount())
+}
+
+func (b *backend) pluginUserAgent(ctx context.Context) string {
+	b.uaOnce.Do(func() {
+		if env, err := b.System().PluginEnv(ctx); err == nil {
+			b.userAgent = useragentFor(env)
+		}
+	})
+	return b.userAgent
+}
+
+// invalidate drops in-memory state when storage changes under this node
+// (a standby following the active node's writes).
+func (b *backend) invalidate(_ context.Context, key string) {
+	switch {
+	case strings.HasPrefix(key, configPrefix):
+		b.forget(strings.TrimPrefix(key, configPrefix))
+	case strings.HasPrefix(key, tokenPrefix):
+		if e := b.cached(strings.TrimPrefix(key, tokenPrefix)); e != nil {
+			e.tok.Store(nil)
+		}
+	}
+}
+
+func (b *backend) clean(context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name, e := range b.entries {
+		e.conn.client.HTTPClient.CloseIdleConnections()
+		delete(b.entries, name)
+	}
+}
+
+const backendHelp = `
+The oauthvendor secrets engine brokers vendor OAuth access tokens.
+
+Operators store each vendor connection once at config/<name> (credentials
+are write-only); applications read creds/<name> and get a shared, cached
+access token with a lease that ends before the token does.
+`

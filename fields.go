@@ -1,0 +1,135 @@
+package oauthvendor
+
+import (
+	"reflect"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+)
+
+// writeOnly fields are accepted on write and reported on read only as
+// <field>_set booleans.
+var writeOnly = map[string]bool{"client_secret": true, "api_key": true, "password": true}
+
+// configFields is the config/<name> schema. Field names equal the json tags
+// of vendorConfig, which is what applyFields and readableFields rely on.
+func configFields() map[string]*framework.FieldSchema {
+	str := func(desc string) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeString, Description: desc}
+	}
+	secret := func(desc string) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeString, Description: desc + " Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}}
+	}
+	dur := func(desc string) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeDurationSecond, Description: desc}
+	}
+	boolean := func(desc string, def bool) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeBool, Description: desc, Default: def}
+	}
+	return map[string]*framework.FieldSchema{
+		"name":             {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		"preset":           {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
+		"token_url":        str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
+		"grant_type":       {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
+		"body_format":      {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
+		"client_auth":      {Type: framework.TypeString, Description: "body (default) or basic (RFC 6749 2.3.1).", AllowedValues: []interface{}{authBody, authBasic}},
+		"client_id":        str("OAuth client ID."),
+		"client_secret":    secret("OAuth client secret."),
+		"api_key":          secret("API key, sent in the api_key_header header."),
+		"api_key_header":   str("Header carrying api_key (default x-api-key)."),
+		"username":         str("Resource owner username (password and login grants)."),
+		"password":         secret("Resource owner password (password and login grants)."),
+		"scopes":           {Type: framework.TypeCommaStringSlice, Description: "Scopes, sent space-separated as scope."},
+		"params":           {Type: framework.TypeKVPairs, Description: "Extra body parameters, key=value."},
+		"headers":          {Type: framework.TypeKVPairs, Description: "Extra request headers, key=value (split on the first = only)."},
+		"token_field":      str("Response field holding the token (default access_token)."),
+		"expires_in_field": str("Response field holding the lifetime in seconds (default expires_in)."),
+		"token_type_field": str("Response field holding the token type (default token_type)."),
+		"default_ttl":      dur("Lifetime assumed when the response gives none and the token is not a JWT with exp (default 1h)."),
+		"refresh_before":   dur("Mint a new token on read once less than this is left (default min(max(L/4, 2m), L/2))."),
+		"max_ttl":          dur("Cap on the lease TTL handed to readers."),
+		"lease":            boolean("creds answers with a lease (default true); false gives a plain response with ttl.", true),
+		"timeout":          dur("Per token request, retries included (default 15s)."),
+		"ca_cert":          str("Extra trusted CA (PEM) for the token endpoint."),
+		"api_key_in_creds": boolean("Also return api_key from creds/<name>.", false),
+	}
+}
+
+func stringsToIfaces(ss []string) []interface{} {
+	out := make([]interface{}, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// applyFields copies every field present in the request onto cfg: a
+// partial update, omitted fields keep their value.
+func applyFields(cfg *vendorConfig, d *framework.FieldData) {
+	v := reflect.ValueOf(cfg).Elem()
+	forEachField(v, func(name string, f reflect.Value) {
+		raw, ok := d.GetOk(name)
+		if !ok {
+			return
+		}
+		setField(f, raw)
+	})
+}
+
+func setField(f reflect.Value, raw interface{}) {
+	switch f.Interface().(type) {
+	case time.Duration:
+		f.Set(reflect.ValueOf(time.Duration(raw.(int)) * time.Second))
+	case *bool:
+		b := raw.(bool)
+		f.Set(reflect.ValueOf(&b))
+	default:
+		f.Set(reflect.ValueOf(raw))
+	}
+}
+
+// readableFields renders cfg for a read: durations in seconds, write-only
+// fields as <field>_set.
+func readableFields(cfg *vendorConfig) map[string]interface{} {
+	out := map[string]interface{}{}
+	forEachField(reflect.ValueOf(cfg).Elem(), func(name string, f reflect.Value) {
+		switch val := f.Interface().(type) {
+		case string:
+			if writeOnly[name] {
+				out[name+"_set"] = val != ""
+				return
+			}
+			out[name] = val
+		case time.Duration:
+			out[name] = int64(val / time.Second)
+		case *bool:
+			out[name] = val != nil && *val
+		default:
+			out[name] = val
+		}
+	})
+	return out
+}
+
+// forEachField visits the API fields of a vendorConfig (those whose json tag
+// is a schema field).
+func forEachField(v reflect.Value, fn func(name string, f reflect.Value)) {
+	schema := configFields()
+	t := v.Type()
+	for i := range t.NumField() {
+		name := jsonName(t.Field(i))
+		if _, ok := schema[name]; ok {
+			fn(name, v.Field(i))
+		}
+	}
+}
+
+func jsonName(f reflect.StructField) string {
+	tag := f.Tag.Get("json")
+	for i := range len(tag) {
+		if tag[i] == ',' {
+			return tag[:i]
+		}
+	}
+	return tag
+}

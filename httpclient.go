@@ -1,0 +1,84 @@
+package oauthvendor
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Retry policy for 429 and 5xx (AlphaSense and AgentSync rate-limit their
+// token endpoints; AlphaSense says "retry after a brief delay" on 500).
+// Bounded by the per-request timeout, which covers all attempts.
+const (
+	retryMax     = 3
+	retryWaitMin = 200 * time.Millisecond
+	retryWaitMax = 3 * time.Second
+)
+
+// newHTTPClient builds the client for one config: pooled transport, the
+// config's extra CA, no redirects (credentials are never re-sent to
+// another host), jittered retries that honour Retry-After.
+func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Client, error) {
+	base := cleanhttp.DefaultPooledClient()
+	base.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if cfg.CACert != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(cfg.CACert)) {
+			return nil, fmt.Errorf("ca_cert: no usable certificate")
+		}
+		base.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
+	}
+	return &retryablehttp.Client{
+		HTTPClient:   base,
+		Logger:       logger,
+		RetryWaitMin: retryWaitMin,
+		RetryWaitMax: retryWaitMax,
+		RetryMax:     retryMax,
+		CheckRetry:   checkRetry,
+		Backoff:      retryablehttp.RateLimitLinearJitterBackoff,
+		// Hand back the last response when retries run out, so the error
+		// can say what the vendor said.
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}, nil
+}
+
+// checkRetry is retryablehttp's default policy (connection errors, 429,
+// 5xx; never other 4xx), except that a Retry-After reaching past the
+// request's deadline ends the attempts at once with the vendor's answer.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	retry, rerr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	if !retry || resp == nil {
+		return retry, rerr
+	}
+	if wait, ok := retryAfter(resp, time.Now()); ok {
+		if deadline, has := ctx.Deadline(); has && time.Now().Add(wait).After(deadline) {
+			return false, nil
+		}
+	}
+	return retry, rerr
+}
+
+// retryAfter parses Retry-After as seconds or an HTTP date (RFC 9110 10.2.3).
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

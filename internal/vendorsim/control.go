@@ -1,0 +1,87 @@
+package vendorsim
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// maxControlBody caps a knobs body.
+const maxControlBody = 64 << 10
+
+// controlMux serves /_sim/, the control plane for a sim running as a
+// separate process (end-to-end tests, the demo script).
+func (s *Sim) controlMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_sim/stats", s.handleAllStats)
+	mux.HandleFunc("GET /_sim/stats/{vendor}", s.withVendor(s.handleStats))
+	mux.HandleFunc("GET /_sim/knobs/{vendor}", s.withVendor(s.handleGetKnobs))
+	mux.HandleFunc("POST /_sim/knobs/{vendor}", s.withVendor(s.handleSetKnobs))
+	mux.HandleFunc("POST /_sim/reset", s.handleReset)
+	mux.HandleFunc("GET /_sim/valid/{vendor}", s.withVendor(s.handleValid))
+	mux.HandleFunc("GET /_sim/credentials/{vendor}", s.withVendor(s.handleCredentials))
+	return mux
+}
+
+// withVendor rejects unknown vendors before h runs, so handlers never
+// reach the panicking state lookup.
+func (s *Sim) withVendor(h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vendor := r.PathValue("vendor")
+		if specFor(vendor) == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown vendor " + vendor})
+			return
+		}
+		h(w, r, vendor)
+	}
+}
+
+func (s *Sim) handleAllStats(w http.ResponseWriter, _ *http.Request) {
+	all := map[string]Stats{}
+	for _, v := range Vendors {
+		all[v] = s.Stats(v)
+	}
+	writeJSON(w, http.StatusOK, all)
+}
+
+func (s *Sim) handleStats(w http.ResponseWriter, _ *http.Request, vendor string) {
+	writeJSON(w, http.StatusOK, s.Stats(vendor))
+}
+
+func (s *Sim) handleGetKnobs(w http.ResponseWriter, _ *http.Request, vendor string) {
+	writeJSON(w, http.StatusOK, s.Knobs(vendor))
+}
+
+// handleSetKnobs replaces the vendor's knobs with the JSON body (see
+// Knobs.UnmarshalJSON) and answers the knobs now in force.
+func (s *Sim) handleSetKnobs(w http.ResponseWriter, r *http.Request, vendor string) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	var k Knobs
+	if err == nil {
+		err = json.Unmarshal(body, &k)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	s.SetKnobs(vendor, k)
+	writeJSON(w, http.StatusOK, s.Knobs(vendor))
+}
+
+func (s *Sim) handleReset(w http.ResponseWriter, _ *http.Request) {
+	s.Reset()
+	writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+}
+
+func (s *Sim) handleValid(w http.ResponseWriter, r *http.Request, vendor string) {
+	writeJSON(w, http.StatusOK, map[string]bool{"valid": s.TokenValid(vendor, r.URL.Query().Get("token"))})
+}
+
+// handleCredentials hands the accepted credentials to the demo script so
+// it can configure Vault; they are simulator secrets, never real ones.
+func (s *Sim) handleCredentials(w http.ResponseWriter, _ *http.Request, vendor string) {
+	s.mu.Lock()
+	c := s.state(vendor).creds
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, c)
+}

@@ -1,0 +1,11 @@
+// Package vendorsim simulates the OAuth token endpoints (and one protected
+// API endpoint each) of the five vendors the plugin speaks to. Every
+// behaviour follows the vendor pages kept in /work/shared/vendors; comments
+// name the page a quirk comes from so that a reader can check it.
+//
+// The simulator is an http.Handler: unit tests mount it on an
+// httptest.Server, end-to-end tests run it as a process (cmd/vendorsim)
+// and steer it through the /_sim/ control endpoints. Knobs inject faults
+// (error statuses, broken bodies, hangs, redirects...) so that the plugin's
+// error handling can be exercised without a real vendor.
+package vendorsim

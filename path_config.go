@@ -1,0 +1,146 @@
+package oauthvendor
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func pathConfig(b *backend) []*framework.Path {
+	return []*framework.Path{
+		{
+			Pattern:        configPrefix + framework.GenericNameRegex("name"),
+			Fields:         configFields(),
+			ExistenceCheck: b.configExists,
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.CreateOperation: &framework.PathOperation{Callback: b.pathConfigWrite, Summary: "Create a vendor connection."},
+				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathConfigWrite, Summary: "Update a vendor connection; omitted fields keep their value."},
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read a vendor connection (write-only fields as *_set)."},
+				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathConfigDelete, Summary: "Delete a vendor connection and its cached token."},
+			},
+			HelpSynopsis:    pathConfigHelpSyn,
+			HelpDescription: pathConfigHelpDesc,
+		},
+		{
+			Pattern: configPrefix + "?$",
+			Operations: map[logical.Operation]framework.OperationHandler{
+				logical.ListOperation: &framework.PathOperation{Callback: b.pathConfigList, Summary: "List vendor connections."},
+			},
+			HelpSynopsis:    "List vendor connections.",
+			HelpDescription: "Lists the names of the configured vendor connections.",
+		},
+	}
+}
+
+func (b *backend) configExists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	cfg, err := loadConfig(ctx, req.Storage, d.Get("name").(string))
+	return cfg != nil, err
+}
+
+func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	old, err := loadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &vendorConfig{}
+	if old != nil {
+		*cfg = *old
+	}
+	applyFields(cfg, d)
+	eff := cfg.effective()
+	if err := validate(cfg, eff); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	changed := old == nil || requestChanged(old, cfg)
+	if changed {
+		cfg.Generation = rand.Uint64()
+	}
+	if err := storeConfig(ctx, req.Storage, name, cfg); err != nil {
+		return nil, err
+	}
+	if changed {
+		if err := req.Storage.Delete(ctx, tokenPrefix+name); err != nil {
+			return nil, fmt.Errorf("dropping cached token of %q: %w", name, err)
+		}
+	}
+	b.forget(name)
+	return configWarnings(eff), nil
+}
+
+// requestChanged: any credential or request field differs. Only the
+// fields that shape what readers get, not what the vendor is asked,
+// keep the cached token.
+func requestChanged(old, cur *vendorConfig) bool {
+	strip := func(c vendorConfig) vendorConfig {
+		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
+		return c
+	}
+	return !reflect.DeepEqual(strip(*old), strip(*cur))
+}
+
+func configWarnings(eff *vendorConfig) *logical.Response {
+	p, ok := presets[eff.Preset]
+	if !ok {
+		return nil
+	}
+	u, err := url.Parse(eff.TokenURL)
+	if err != nil || p.knownHost(u.Hostname()) {
+		return nil
+	}
+	resp := &logical.Response{}
+	resp.AddWarning(fmt.Sprintf("token_url host %q is not one of %s's published token hosts (%s)",
+		u.Hostname(), p.Vendor, strings.Join(p.KnownHosts, ", ")))
+	return resp
+}
+
+func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	cfg, err := loadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, notFound(name)
+	}
+	return &logical.Response{Data: readableFields(cfg.effective())}, nil
+}
+
+func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix} {
+		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
+			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)
+		}
+	}
+	b.forget(name)
+	return nil, nil
+}
+
+func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	names, err := req.Storage.List(ctx, configPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing configs: %w", err)
+	}
+	return logical.ListResponse(names), nil
+}
+
+const pathConfigHelpSyn = "Configure a vendor connection: where and how to get a token, and the credentials."
+
+const pathConfigHelpDesc = `
+A vendor connection names a token endpoint, the grant to run and its
+credentials. client_secret, api_key and password are write-only: a read
+shows client_secret_set, api_key_set and password_set instead.
+
+A preset (alphasense, alertsite, alation, agentsync) fills the defaults
+for that vendor; any field given explicitly wins. Writes are partial:
+fields not given keep their value. Changing a credential or a request
+field drops the cached token; changing only refresh_before, max_ttl,
+lease, timeout or api_key_in_creds keeps it.
+`

@@ -1,0 +1,93 @@
+package oauthvendor
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func pathCreds(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "creds/" + framework.GenericNameRegex("name"),
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathCredsRead,
+				Summary:  "Get a valid access token for the vendor connection.",
+				Responses: map[int][]framework.Response{
+					http.StatusOK: {{Description: "OK", Fields: credsResponseFields}},
+				},
+			},
+		},
+		HelpSynopsis:    "Get the shared access token of a vendor connection.",
+		HelpDescription: pathCredsHelpDesc,
+	}
+}
+
+var credsResponseFields = map[string]*framework.FieldSchema{
+	"access_token": {Type: framework.TypeString, Description: "The vendor's access token."},
+	"token_type":   {Type: framework.TypeString, Description: "Token type, Bearer unless the vendor says otherwise."},
+	"expires_at":   {Type: framework.TypeString, Description: "RFC 3339 time at which the vendor's token expires."},
+	"api_key":      {Type: framework.TypeString, Description: "The API key, only with api_key_in_creds=true."},
+	"ttl":          {Type: framework.TypeInt, Description: "Seconds the token may be used, only with lease=false."},
+}
+
+func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	e, err := b.entryFor(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, notFound(name)
+	}
+	got, err := b.token(ctx, req.Storage, e)
+	if err != nil {
+		return nil, err
+	}
+	e.read.Store(true)
+	resp := b.credsResponse(e.conn.cfg, got.tok)
+	if got.warning != "" {
+		resp.AddWarning(got.warning)
+	}
+	return resp, nil
+}
+
+// credsResponse: a lease that ends before the token, or with lease=false a
+// plain answer carrying the same TTL as data.
+func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken) *logical.Response {
+	ttl := tok.leaseTTL(b.now(), cfg.MaxTTL)
+	data := map[string]interface{}{
+		"access_token": tok.AccessToken,
+		"token_type":   tok.TokenType,
+		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
+	}
+	if cfg.apiKeyInCreds() {
+		data["api_key"] = cfg.APIKey
+	}
+	if !cfg.leaseEnabled() {
+		data["ttl"] = int64(ttl / time.Second)
+		return &logical.Response{Data: data}
+	}
+	resp := b.Secret(secretTypeToken).Response(data, nil)
+	resp.Secret.TTL = ttl
+	resp.Secret.MaxTTL = ttl
+	resp.Secret.Renewable = false
+	return resp
+}
+
+const pathCredsHelpDesc = `
+Returns the vendor access token shared by every reader of this connection,
+from the cache while it is outside its refresh window, else from one new
+grant (concurrent readers wait for it and share its result).
+
+The answer is a non-renewable lease whose TTL ends before the token does:
+the time left minus a margin (1 minute, or a tenth of the lifetime for
+tokens under 10 minutes), capped by max_ttl. Revoking it does not revoke
+the shared vendor token. With lease=false the answer is plain data with ttl.
+`

@@ -1,0 +1,46 @@
+package oauthvendor
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func pathRotate(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "rotate/" + framework.GenericNameRegex("name"),
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathRotateWrite,
+				Summary:  "Drop the cached token and run the grant now.",
+			},
+		},
+		HelpSynopsis: "Drop the cached token and run the grant now.",
+		HelpDescription: `Runs the vendor's grant at once and caches the new token for every reader.
+Returns the new token's expires_at, never the token. When the vendor fails,
+the previous token stays cached and the error is returned.`,
+	}
+}
+
+func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	e, err := b.entryFor(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, notFound(name)
+	}
+	got, err := b.refresh(ctx, req.Storage, e, onRotate)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]interface{}{
+		"expires_at": got.tok.ExpiresAt.UTC().Format(time.RFC3339),
+	}}, nil
+}

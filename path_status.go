@@ -1,0 +1,71 @@
+package oauthvendor
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+func pathStatus(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "status/" + framework.GenericNameRegex("name"),
+		Fields: map[string]*framework.FieldSchema{
+			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ReadOperation: &framework.PathOperation{
+				Callback: b.pathStatusRead,
+				Summary:  "Health of a vendor connection: cached token times, grant counts, last error.",
+			},
+		},
+		HelpSynopsis: "Health of a vendor connection, never the token.",
+		HelpDescription: `Shows when the cached token was minted and expires, how many grants and
+failures there were, and the last vendor error (secrets redacted).`,
+	}
+}
+
+func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	cfg, err := loadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		return nil, notFound(name)
+	}
+	tok, err := loadToken(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := loadStatus(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	return &logical.Response{Data: statusData(b.now(), cfg.effective(), tok, st)}, nil
+}
+
+func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantStatus) map[string]interface{} {
+	data := map[string]interface{}{
+		"token_cached":    tok.usable(now, cfg.Generation),
+		"grants":          st.Grants,
+		"failures":        st.Failures,
+		"last_grant_at":   rfc3339(st.LastGrantAt),
+		"last_failure_at": rfc3339(st.LastFailureAt),
+		"last_error":      st.LastError,
+	}
+	if tok != nil && tok.Generation == cfg.Generation {
+		data["minted_at"] = rfc3339(tok.MintedAt)
+		data["expires_at"] = rfc3339(tok.ExpiresAt)
+		data["refresh_at"] = rfc3339(tok.ExpiresAt.Add(-tok.refreshWindow(cfg.RefreshBefore)))
+	}
+	return data
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,113 @@
+package oauthvendor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"unicode"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// maxVendorMessage bounds how much of a vendor's own words reach an error.
+const maxVendorMessage = 300
+
+// vendorStatusError: the vendor answered, with an error or garbage -> 502.
+func vendorStatusError(name string, status int, detail string) error {
+	return logical.CodedError(http.StatusBadGateway,
+		fmt.Sprintf("vendor config %q: token endpoint answered HTTP %d: %s", name, status, detail))
+}
+
+// vendorGarbageError: a 2xx that is not a usable token -> 502.
+func vendorGarbageError(name string, status int, err error) error {
+	return logical.CodedError(http.StatusBadGateway,
+		fmt.Sprintf("vendor config %q: token endpoint answered HTTP %d without a usable token: %v", name, status, err))
+}
+
+// transportError: no answer. 504 when it did not come in time, else 502.
+func transportError(name string, err error, red *redactor) error {
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return logical.CodedError(http.StatusGatewayTimeout,
+			fmt.Sprintf("vendor config %q: token endpoint did not answer in time", name))
+	}
+	return logical.CodedError(http.StatusBadGateway,
+		fmt.Sprintf("vendor config %q: token request failed: %s", name, red.String(err.Error())))
+}
+
+// vendorErrorDetail extracts the vendor's own explanation from an error body:
+// RFC 6749 error/error_description (Alation, AgentSync, AlphaSense),
+// AlertSite's errors[].message (page 002), a plain message (model-portfolio),
+// or a description of the body when it is none of those.
+func vendorErrorDetail(body []byte, red *redactor) string {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return describeBody(body)
+	}
+	for _, extract := range []func(map[string]json.RawMessage) string{oauthError, errorsList, plainMessage} {
+		if msg := extract(doc); msg != "" {
+			return clean(red.String(msg))
+		}
+	}
+	return "JSON body without an error field"
+}
+
+func oauthError(doc map[string]json.RawMessage) string {
+	var code, desc string
+	if json.Unmarshal(doc["error"], &code) != nil || code == "" {
+		var nested struct{ Message, Code string }
+		if json.Unmarshal(doc["error"], &nested) == nil && nested.Message != "" {
+			return strings.TrimSpace(nested.Code + " " + nested.Message)
+		}
+		return ""
+	}
+	_ = json.Unmarshal(doc["error_description"], &desc)
+	if desc != "" {
+		return code + ": " + desc
+	}
+	return code
+}
+
+func errorsList(doc map[string]json.RawMessage) string {
+	var list []struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(doc["errors"], &list) != nil {
+		return ""
+	}
+	var msgs []string
+	for _, e := range list {
+		if e.Message != "" {
+			msgs = append(msgs, e.Message)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+func plainMessage(doc map[string]json.RawMessage) string {
+	for _, key := range []string{"message", "error_message", "detail"} {
+		var msg string
+		if json.Unmarshal(doc[key], &msg) == nil && msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// clean keeps a vendor message to one printable line of bounded length.
+func clean(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return ' '
+	}, s)
+	if len(s) > maxVendorMessage {
+		s = s[:maxVendorMessage] + "..."
+	}
+	return s
+}
