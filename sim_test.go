@@ -49,7 +49,7 @@ func seedConfig(vendor, base string) map[string]interface{} {
 		cfg = map[string]interface{}{"preset": "agentsync", "client_id": c.ClientID, "client_secret": c.ClientSecret}
 	case vendorsim.ModelPortfolio:
 		cfg = map[string]interface{}{"grant_type": "client_credentials", "body_format": "json",
-			"headers": map[string]interface{}{"Accept": "application/json; version=1.0.0"},
+			"headers":     map[string]interface{}{"Accept": "application/json; version=1.0.0"},
 			"token_field": "accessToken", "expires_in_field": "expiresIn",
 			"client_id": c.ClientID, "client_secret": c.ClientSecret}
 	}

@@ -55,7 +55,9 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validatePreset(raw.Preset) },
 		func() error { return validateSizes(raw) },
 		func() error { return validateTokenURL(eff.TokenURL) },
-		func() error { return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin) },
+		func() error {
+			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin)
+		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
 		func() error { return oneOf("client_auth", eff.ClientAuth, authBody, authBasic) },
 		func() error { return validateCredentials(eff) },
