@@ -38,6 +38,10 @@ func TestEachVendorEndToEnd(t *testing.T) {
 			if _, ok := resp.Data["api_key"]; ok {
 				t.Error("api_key returned without api_key_in_creds")
 			}
+			if logs := env.logs.String(); strings.Contains(logs, tok) || !strings.Contains(logs, "token minted") {
+				t.Error("trace logs hold the token, or the grant was not logged")
+			}
+			assertNoSecret(t, env.logs.String(), secretsOf(vendor))
 			again := env.read("creds/" + vendor)
 			if again.Data["access_token"] != tok || env.tokenRequests(vendor) != 1 {
 				t.Fatalf("second read was not served from cache (%d vendor requests)", env.tokenRequests(vendor))

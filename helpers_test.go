@@ -1,13 +1,33 @@
 package oauthvendor
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/logical"
 )
+
+// syncBuffer collects log output from concurrent goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // fakeClock is the injected clock: tests move time instead of sleeping.
 type fakeClock struct {
@@ -33,6 +53,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 type testEnv struct {
 	t       *testing.T
+	logs    *syncBuffer
 	b       *backend
 	storage logical.Storage
 	clock   *fakeClock
@@ -52,12 +73,15 @@ func newTestEnvWith(t *testing.T, s logical.Storage, clock *fakeClock) *testEnv 
 	conf.StorageView = s
 	sys := &logical.StaticSystemView{DefaultLeaseTTLVal: 768 * time.Hour, MaxLeaseTTLVal: 768 * time.Hour}
 	conf.System = sys
+	// Trace-level plugin logs go to a buffer that leak checks scan.
+	logs := &syncBuffer{}
+	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})
 	b := newBackend(clock.Now)
 	if err := b.Setup(context.Background(), conf); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.clean(context.Background()) })
-	return &testEnv{t: t, b: b, storage: s, clock: clock, sys: sys}
+	return &testEnv{t: t, logs: logs, b: b, storage: s, clock: clock, sys: sys}
 }
 
 func (e *testEnv) do(op logical.Operation, path string, data map[string]interface{}) (*logical.Response, error) {

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -18,8 +19,8 @@ import (
 // Bounded by the per-request timeout, which covers all attempts.
 const (
 	retryMax     = 3
-	retryWaitMin = 200 * time.Millisecond
-	retryWaitMax = 3 * time.Second
+	retryWaitMin = 100 * time.Millisecond
+	retryWaitMax = time.Second
 )
 
 // newHTTPClient builds the client for one config: pooled transport, the
@@ -36,7 +37,7 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 		if !pool.AppendCertsFromPEM([]byte(cfg.CACert)) {
 			return nil, fmt.Errorf("ca_cert: no usable certificate")
 		}
-		base.Transport.(*http.Transport).TLSClientConfig.RootCAs = pool
+		base.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &retryablehttp.Client{
 		HTTPClient:   base,
@@ -45,7 +46,7 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 		RetryWaitMax: retryWaitMax,
 		RetryMax:     retryMax,
 		CheckRetry:   checkRetry,
-		Backoff:      retryablehttp.RateLimitLinearJitterBackoff,
+		Backoff:      backoff,
 		// Hand back the last response when retries run out, so the error
 		// can say what the vendor said.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
@@ -53,19 +54,40 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 }
 
 // checkRetry is retryablehttp's default policy (connection errors, 429,
-// 5xx; never other 4xx), except that a Retry-After reaching past the
-// request's deadline ends the attempts at once with the vendor's answer.
+// 5xx; never other 4xx), except that it stops when the next wait would
+// not fit in the request's timeout: the reader then gets the vendor's own
+// answer (a 429 with its Retry-After, a 503 page) instead of a bare timeout.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	retry, rerr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	if !retry || resp == nil {
+	if !retry {
 		return retry, rerr
 	}
-	if wait, ok := retryAfter(resp, time.Now()); ok {
-		if deadline, has := ctx.Deadline(); has && time.Now().Add(wait).After(deadline) {
-			return false, nil
+	deadline, has := ctx.Deadline()
+	if !has {
+		return retry, rerr
+	}
+	wait := retryWaitMax
+	if resp != nil {
+		if ra, ok := retryAfter(resp, time.Now()); ok {
+			wait = ra
 		}
 	}
+	if time.Now().Add(wait).After(deadline) {
+		return false, nil
+	}
 	return retry, rerr
+}
+
+// backoff waits what the vendor's Retry-After asks (checkRetry made sure it
+// fits), else a linear jitter capped at retryWaitMax so that checkRetry's
+// estimate of the next wait holds.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil {
+		if ra, ok := retryAfter(resp, time.Now()); ok {
+			return ra
+		}
+	}
+	return min(retryablehttp.LinearJitterBackoff(minWait, maxWait, attempt, nil), maxWait)
 }
 
 // retryAfter parses Retry-After as seconds or an HTTP date (RFC 9110 10.2.3).

@@ -1,0 +1,404 @@
+//go:build e2e
+
+// Package e2e runs the plugin binary in a real Vault server, against the
+// vendor simulator running as its own process, and checks what operators,
+// applications and Vault Agent see. `make e2e` builds both binaries and
+// runs it; see TestMain for the environment variables it reads.
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+)
+
+const (
+	pluginName = "vault-plugin-secrets-oauthvendor"
+	mountPath  = "oauthvendor"
+)
+
+// env is the running Vault + simulator every test talks to. Tests run one
+// after another (none is parallel): simulator counters are per vendor, so
+// a test's before/after difference is its own traffic only that way.
+var env *harness
+
+type harness struct {
+	dir       string // temp dir: logs, configs, the plugin copy
+	vaultBin  string
+	pluginDir string // holds the copy of the plugin Vault runs
+	version   string // expected plugin version (VERSION)
+	sha256    string // of the plugin binary Vault runs
+
+	vaultAddr string
+	rootToken string
+	vaultLog  string // server stdout+stderr at -log-level=trace
+	auditLog  string // the file audit device
+	vault     *api.Client
+	vaultProc *process
+
+	sim     *simClient
+	simProc *process
+}
+
+// TestMain starts one simulator and one Vault for the whole package. It
+// reads VAULT_BIN (else scripts/vault-bin.sh finds or builds Vault),
+// PLUGIN_DIR (default ../bin/plugins), VENDORSIM_BIN (default
+// ../bin/vendorsim) and E2E_KEEP=1 (keep the work dir even on success).
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	h := &harness{}
+	err := h.start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: setup failed: %v\n", err)
+		h.stop(false)
+		return 1
+	}
+	env = h
+	code := m.Run()
+	// Last, so that it covers every test's traffic (the plugin restart,
+	// Agent, the vendor errors) whatever order the tests ran in.
+	if code == 0 {
+		if err := h.scanLogsForSecrets(); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: FAIL after all tests: %v\n", err)
+			code = 1
+		}
+	}
+	h.stop(code == 0 && os.Getenv("E2E_KEEP") != "1")
+	return code
+}
+
+func (h *harness) start() error {
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		return err
+	}
+	if h.dir, err = os.MkdirTemp("", "oauthvendor-e2e-*"); err != nil {
+		return err
+	}
+	fmt.Printf("e2e: work dir %s (logs: vault.log, audit.log, sim.log, agent.log)\n", h.dir)
+	if err := h.findBinaries(repo); err != nil {
+		return err
+	}
+	simBin := envOr("VENDORSIM_BIN", filepath.Join(repo, "bin", "vendorsim"))
+	if err := h.startSim(simBin); err != nil {
+		return err
+	}
+	if err := h.startVault(); err != nil {
+		return err
+	}
+	return h.setupVault()
+}
+
+// findBinaries resolves Vault and copies the plugin into the work dir:
+// other builds may replace bin/plugins while the suite runs, and Vault
+// re-checks the sha256 every time it restarts the plugin.
+func (h *harness) findBinaries(repo string) error {
+	h.vaultBin = os.Getenv("VAULT_BIN")
+	if h.vaultBin == "" {
+		fmt.Println("e2e: VAULT_BIN unset; scripts/vault-bin.sh (a first run builds Vault: ~10 minutes)")
+		out, err := exec.Command(filepath.Join(repo, "scripts", "vault-bin.sh")).Output()
+		if err != nil {
+			return fmt.Errorf("scripts/vault-bin.sh: %w", err)
+		}
+		h.vaultBin = strings.TrimSpace(string(out))
+	}
+	version, err := os.ReadFile(filepath.Join(repo, "VERSION"))
+	if err != nil {
+		return err
+	}
+	h.version = strings.TrimSpace(string(version))
+
+	src := filepath.Join(envOr("PLUGIN_DIR", filepath.Join(repo, "bin", "plugins")), pluginName)
+	h.pluginDir = filepath.Join(h.dir, "plugins")
+	if err := os.Mkdir(h.pluginDir, 0o755); err != nil {
+		return err
+	}
+	sum, err := copyExecutable(src, filepath.Join(h.pluginDir, pluginName))
+	if err != nil {
+		return fmt.Errorf("plugin binary (run `make build vendorsim` first): %w", err)
+	}
+	h.sha256 = sum
+	return nil
+}
+
+func (h *harness) startSim(bin string) error {
+	addrFile := filepath.Join(h.dir, "sim.addr")
+	p, err := startProcess(filepath.Join(h.dir, "sim.log"), bin, "-addr-file", addrFile)
+	if err != nil {
+		return fmt.Errorf("vendorsim (run `make vendorsim` first): %w", err)
+	}
+	h.simProc = p
+	base, err := p.waitFile(addrFile, 20*time.Second)
+	if err != nil {
+		return fmt.Errorf("vendorsim: %w (see sim.log)", err)
+	}
+	h.sim = newSimClient(base)
+	return nil
+}
+
+// startVault runs `vault server -dev` on a free loopback port pair (the dev
+// listener on P, its cluster listener on P+1), retrying when another
+// process takes the pair between the probe and Vault's bind.
+func (h *harness) startVault() error {
+	h.rootToken = "e2e-" + randomHex(12)
+	h.vaultLog = filepath.Join(h.dir, "vault.log")
+	h.auditLog = filepath.Join(h.dir, "audit.log")
+	hcl := fmt.Sprintf("plugin_directory = %q\ndisable_mlock = true\n", h.pluginDir)
+	cfg := filepath.Join(h.dir, "vault.hcl")
+	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
+		return err
+	}
+	var lastErr error
+	for range 3 {
+		port, err := freePortPair()
+		if err != nil {
+			return err
+		}
+		h.vaultAddr = "http://127.0.0.1:" + strconv.Itoa(port)
+		p, err := startProcess(h.vaultLog, h.vaultBin, "server", "-dev", "-dev-no-store-token",
+			"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port), "-dev-root-token-id="+h.rootToken,
+			"-log-level=trace", "-config="+cfg)
+		if err != nil {
+			return err
+		}
+		if lastErr = p.waitHTTP(h.vaultAddr+"/v1/sys/health", 90*time.Second); lastErr == nil {
+			h.vaultProc = p
+			return nil
+		}
+		p.stop()
+	}
+	return fmt.Errorf("vault server: %w (see vault.log)", lastErr)
+}
+
+// setupVault does what an operator does once: an audit device, the plugin
+// registered by sha256 and version, the mount pinned to that version.
+func (h *harness) setupVault() error {
+	cfg := api.DefaultConfig()
+	cfg.Address = h.vaultAddr
+	// The tests count vendor requests: a client retrying a 502 would add some.
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	c.SetToken(h.rootToken)
+	c.ClearNamespace()
+	h.vault = c
+
+	ctx := context.Background()
+	if err := c.Sys().EnableAuditWithOptionsWithContext(ctx, "file", &api.EnableAuditOptions{
+		Type: "file", Options: map[string]string{"file_path": h.auditLog},
+	}); err != nil {
+		return fmt.Errorf("enabling the file audit device: %w", err)
+	}
+	if err := c.Sys().RegisterPluginWithContext(ctx, &api.RegisterPluginInput{
+		Name: pluginName, Type: api.PluginTypeSecrets, Command: pluginName,
+		SHA256: h.sha256, Version: h.version,
+	}); err != nil {
+		return fmt.Errorf("registering the plugin: %w", err)
+	}
+	if err := c.Sys().MountWithContext(ctx, mountPath, &api.MountInput{
+		Type: pluginName, Config: api.MountConfigInput{PluginVersion: h.version},
+	}); err != nil {
+		return fmt.Errorf("enabling the plugin at %s/: %w", mountPath, err)
+	}
+	return nil
+}
+
+func (h *harness) stop(removeDir bool) {
+	if h.vaultProc != nil {
+		h.vaultProc.stop()
+	}
+	if h.simProc != nil {
+		h.simProc.stop()
+	}
+	if h.dir == "" {
+		return
+	}
+	if removeDir {
+		_ = os.RemoveAll(h.dir)
+		return
+	}
+	fmt.Printf("e2e: logs kept in %s\n", h.dir)
+}
+
+// process is a child process whose output goes to a log file.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it has exited
+	err  error         // its exit status, once done
+}
+
+func startProcess(logPath, bin string, args ...string) (*process, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = childProcAttr()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks politely (Vault stops its plugins on SIGTERM), then insists.
+func (p *process) stop() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// waitFile waits for the process to write a non-empty file and returns
+// its first line.
+func (p *process) waitFile(path string, limit time.Duration) (string, error) {
+	return p.poll(limit, func() (string, bool) {
+		b, err := os.ReadFile(path)
+		line, _, _ := strings.Cut(string(b), "\n")
+		return strings.TrimSpace(line), err == nil && strings.TrimSpace(line) != ""
+	})
+}
+
+// waitHTTP waits for url to answer 200 (for Vault's sys/health: unsealed
+// and active).
+func (p *process) waitHTTP(url string, limit time.Duration) error {
+	client := httpClient(2 * time.Second)
+	_, err := p.poll(limit, func() (string, bool) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return "", false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return "", resp.StatusCode == 200
+	})
+	return err
+}
+
+func (p *process) poll(limit time.Duration, ready func() (string, bool)) (string, error) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if v, ok := ready(); ok {
+			return v, nil
+		}
+		if p.exited() {
+			return "", fmt.Errorf("%s exited early: %v", filepath.Base(p.cmd.Path), p.err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "", fmt.Errorf("%s not ready after %s", filepath.Base(p.cmd.Path), limit)
+}
+
+// childEnv is this process's environment without VAULT_* variables (a
+// developer's VAULT_ADDR or VAULT_TOKEN must not steer the children) and
+// with HOME in the work dir (no ~/.vault-token written or read).
+func childEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "HOME=") {
+			out = append(out, kv)
+		}
+	}
+	if env != nil {
+		return append(out, "HOME="+env.dir)
+	}
+	return append(out, "HOME="+os.TempDir())
+}
+
+// freePortPair returns a port P such that P and P+1 are free right now.
+func freePortPair() (int, error) {
+	for range 20 {
+		l1, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l1.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
+		l1.Close()
+		if err == nil {
+			l2.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free loopback port pair")
+}
+
+// copyExecutable copies src to dst (mode 0755) and returns its sha256.
+func copyExecutable(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, sum), in); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
