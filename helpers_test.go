@@ -52,7 +52,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type testEnv struct {
-	t       *testing.T
+	t       testing.TB
 	logs    *syncBuffer
 	b       *backend
 	storage logical.Storage
@@ -67,7 +67,7 @@ func newTestEnv(t *testing.T) *testEnv {
 
 // newTestEnvWith builds a backend over given storage: a second call with
 // the same storage is a plugin restart or a new leader.
-func newTestEnvWith(t *testing.T, s logical.Storage, clock *fakeClock) *testEnv {
+func newTestEnvWith(t testing.TB, s logical.Storage, clock *fakeClock) *testEnv {
 	t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.StorageView = s
