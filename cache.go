@@ -52,6 +52,15 @@ func (b *backend) entryFor(ctx context.Context, s logical.Storage, name string) 
 	return e, nil
 }
 
+// mustEntryFor is entryFor for paths where a missing config is a 404.
+func (b *backend) mustEntryFor(ctx context.Context, s logical.Storage, name string) (*entry, error) {
+	e, err := b.entryFor(ctx, s, name)
+	if err == nil && e == nil {
+		err = notFound(name)
+	}
+	return e, err
+}
+
 // connect prepares a stored config to run.
 func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (*connection, error) {
 	cfg := raw.effective()

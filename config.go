@@ -1,12 +1,6 @@
 package oauthvendor
 
-import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
-)
+import "time"
 
 const configPrefix = "config/"
 
@@ -99,30 +93,4 @@ func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *
 // secrets are the write-only values: never returned, logged or echoed.
 func (c *vendorConfig) secrets() []string {
 	return []string{c.ClientSecret, c.APIKey, c.Password}
-}
-
-func loadConfig(ctx context.Context, s logical.Storage, name string) (*vendorConfig, error) {
-	entry, err := s.Get(ctx, configPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading config %q: %w", name, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	var cfg vendorConfig
-	if err := entry.DecodeJSON(&cfg); err != nil {
-		return nil, fmt.Errorf("decoding config %q: %w", name, err)
-	}
-	return &cfg, nil
-}
-
-func storeConfig(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig) error {
-	entry, err := logical.StorageEntryJSON(configPrefix+name, cfg)
-	if err != nil {
-		return fmt.Errorf("encoding config %q: %w", name, err)
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("storing config %q: %w", name, err)
-	}
-	return nil
 }

@@ -133,3 +133,10 @@ func jsonName(f reflect.StructField) string {
 	}
 	return tag
 }
+
+// nameFields is the schema of the paths addressed by a config name alone.
+func nameFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+	}
+}

@@ -102,12 +102,9 @@ func configWarnings(eff *vendorConfig) *logical.Response {
 
 func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	cfg, err := loadConfig(ctx, req.Storage, name)
+	cfg, err := mustLoadConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
-	}
-	if cfg == nil {
-		return nil, notFound(name)
 	}
 	return &logical.Response{Data: readableFields(cfg.effective())}, nil
 }

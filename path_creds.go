@@ -12,9 +12,7 @@ import (
 func pathCreds(b *backend) *framework.Path {
 	return &framework.Path{
 		Pattern: "creds/" + framework.GenericNameRegex("name"),
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
-		},
+		Fields:  nameFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathCredsRead,
@@ -39,12 +37,9 @@ var credsResponseFields = map[string]*framework.FieldSchema{
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	e, err := b.entryFor(ctx, req.Storage, name)
+	e, err := b.mustEntryFor(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
-	}
-	if e == nil {
-		return nil, notFound(name)
 	}
 	got, err := b.token(ctx, req.Storage, e)
 	if err != nil {

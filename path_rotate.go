@@ -11,9 +11,7 @@ import (
 func pathRotate(b *backend) *framework.Path {
 	return &framework.Path{
 		Pattern: "rotate/" + framework.GenericNameRegex("name"),
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
-		},
+		Fields:  nameFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathRotateWrite,
@@ -29,12 +27,9 @@ the previous token stays cached and the error is returned.`,
 
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	e, err := b.entryFor(ctx, req.Storage, name)
+	e, err := b.mustEntryFor(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
-	}
-	if e == nil {
-		return nil, notFound(name)
 	}
 	got, err := b.refresh(ctx, req.Storage, e, onRotate)
 	if err != nil {

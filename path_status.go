@@ -11,9 +11,7 @@ import (
 func pathStatus(b *backend) *framework.Path {
 	return &framework.Path{
 		Pattern: "status/" + framework.GenericNameRegex("name"),
-		Fields: map[string]*framework.FieldSchema{
-			"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
-		},
+		Fields:  nameFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathStatusRead,
@@ -28,12 +26,9 @@ failures there were, and the last vendor error (secrets redacted).`,
 
 func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	cfg, err := loadConfig(ctx, req.Storage, name)
+	cfg, err := mustLoadConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
-	}
-	if cfg == nil {
-		return nil, notFound(name)
 	}
 	tok, err := loadToken(ctx, req.Storage, name)
 	if err != nil {

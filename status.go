@@ -2,7 +2,6 @@ package oauthvendor
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -22,21 +21,6 @@ type grantStatus struct {
 	LastError     string    `json:"last_error,omitempty"`
 }
 
-func loadStatus(ctx context.Context, s logical.Storage, name string) (*grantStatus, error) {
-	entry, err := s.Get(ctx, statusPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading status of %q: %w", name, err)
-	}
-	st := &grantStatus{}
-	if entry == nil {
-		return st, nil
-	}
-	if err := entry.DecodeJSON(st); err != nil {
-		return nil, fmt.Errorf("decoding status of %q: %w", name, err)
-	}
-	return st, nil
-}
-
 // recordGrant counts one grant attempt. Failing to record it is logged,
 // not returned: the token itself is already cached (or the grant's own
 // error is what the reader needs to see).
@@ -44,10 +28,7 @@ func (b *backend) recordGrant(ctx context.Context, s logical.Storage, name strin
 	st, err := loadStatus(ctx, s, name)
 	if err == nil {
 		st.apply(b.now(), grantErr)
-		var entry *logical.StorageEntry
-		if entry, err = logical.StorageEntryJSON(statusPrefix+name, st); err == nil {
-			err = s.Put(ctx, entry)
-		}
+		err = storeStatus(ctx, s, name, st)
 	}
 	if err != nil {
 		b.Logger().Warn("could not record grant status", "config", name, "error", err)

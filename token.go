@@ -1,12 +1,6 @@
 package oauthvendor
 
-import (
-	"context"
-	"fmt"
-	"time"
-
-	"github.com/hashicorp/vault/sdk/logical"
-)
+import "time"
 
 const tokenPrefix = "token/"
 
@@ -86,30 +80,4 @@ func (t *cachedToken) fresh(now time.Time, refreshBefore time.Duration, generati
 // with a warning when the refresh fails.
 func (t *cachedToken) usable(now time.Time, generation uint64) bool {
 	return t != nil && t.Generation == generation && t.servable(now)
-}
-
-func loadToken(ctx context.Context, s logical.Storage, name string) (*cachedToken, error) {
-	entry, err := s.Get(ctx, tokenPrefix+name)
-	if err != nil {
-		return nil, fmt.Errorf("reading cached token for %q: %w", name, err)
-	}
-	if entry == nil {
-		return nil, nil
-	}
-	var t cachedToken
-	if err := entry.DecodeJSON(&t); err != nil {
-		return nil, fmt.Errorf("decoding cached token for %q: %w", name, err)
-	}
-	return &t, nil
-}
-
-func storeToken(ctx context.Context, s logical.Storage, name string, t *cachedToken) error {
-	entry, err := logical.StorageEntryJSON(tokenPrefix+name, t)
-	if err != nil {
-		return fmt.Errorf("encoding token for %q: %w", name, err)
-	}
-	if err := s.Put(ctx, entry); err != nil {
-		return fmt.Errorf("caching token for %q: %w", name, err)
-	}
-	return nil
 }
