@@ -140,3 +140,25 @@ func nameFields() map[string]*framework.FieldSchema {
 		"name": {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
 	}
 }
+
+// configReadFields is the schema of a config read: every readable field,
+// and <field>_set for each write-only one.
+func configReadFields() map[string]*framework.FieldSchema {
+	out := map[string]*framework.FieldSchema{}
+	for name, f := range configFields() {
+		switch {
+		case name == "name":
+		case writeOnly[name]:
+			out[name+"_set"] = &framework.FieldSchema{Type: framework.TypeBool, Description: "Whether " + name + " is set (the value is write-only)."}
+		default:
+			out[name] = f
+		}
+	}
+	return out
+}
+
+// okResponse declares a 200 answer with the given fields, for OpenAPI and
+// the response schema tests.
+func okResponse(fields map[string]*framework.FieldSchema) map[int][]framework.Response {
+	return map[int][]framework.Response{200: {{Description: "OK", Fields: fields}}}
+}

@@ -21,7 +21,7 @@ func pathConfig(b *backend) []*framework.Path {
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.CreateOperation: &framework.PathOperation{Callback: b.pathConfigWrite, Summary: "Create a vendor connection."},
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathConfigWrite, Summary: "Update a vendor connection; omitted fields keep their value."},
-				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read a vendor connection (write-only fields as *_set)."},
+				logical.ReadOperation:   &framework.PathOperation{Callback: b.pathConfigRead, Summary: "Read a vendor connection (write-only fields as *_set).", Responses: okResponse(configReadFields())},
 				logical.DeleteOperation: &framework.PathOperation{Callback: b.pathConfigDelete, Summary: "Delete a vendor connection and its cached token."},
 			},
 			HelpSynopsis:    pathConfigHelpSyn,

@@ -2,7 +2,6 @@ package oauthvendor
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -15,11 +14,9 @@ func pathCreds(b *backend) *framework.Path {
 		Fields:  nameFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
-				Callback: b.pathCredsRead,
-				Summary:  "Get a valid access token for the vendor connection.",
-				Responses: map[int][]framework.Response{
-					http.StatusOK: {{Description: "OK", Fields: credsResponseFields}},
-				},
+				Callback:  b.pathCredsRead,
+				Summary:   "Get a valid access token for the vendor connection.",
+				Responses: okResponse(credsResponseFields),
 			},
 		},
 		HelpSynopsis:    "Get the shared access token of a vendor connection.",

@@ -16,6 +16,9 @@ func pathRotate(b *backend) *framework.Path {
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback: b.pathRotateWrite,
 				Summary:  "Drop the cached token and run the grant now.",
+				Responses: okResponse(map[string]*framework.FieldSchema{
+					"expires_at": {Type: framework.TypeString, Description: "RFC 3339 expiry of the new token."},
+				}),
 			},
 		},
 		HelpSynopsis: "Drop the cached token and run the grant now.",

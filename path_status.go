@@ -14,14 +14,27 @@ func pathStatus(b *backend) *framework.Path {
 		Fields:  nameFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
-				Callback: b.pathStatusRead,
-				Summary:  "Health of a vendor connection: cached token times, grant counts, last error.",
+				Callback:  b.pathStatusRead,
+				Summary:   "Health of a vendor connection: cached token times, grant counts, last error.",
+				Responses: okResponse(statusResponseFields),
 			},
 		},
 		HelpSynopsis: "Health of a vendor connection, never the token.",
 		HelpDescription: `Shows when the cached token was minted and expires, how many grants and
 failures there were, and the last vendor error (secrets redacted).`,
 	}
+}
+
+var statusResponseFields = map[string]*framework.FieldSchema{
+	"token_cached":    {Type: framework.TypeBool, Description: "A valid token for the current config is cached."},
+	"grants":          {Type: framework.TypeInt64, Description: "Successful grants."},
+	"failures":        {Type: framework.TypeInt64, Description: "Failed grants."},
+	"last_grant_at":   {Type: framework.TypeString, Description: "RFC 3339 time of the last successful grant."},
+	"last_failure_at": {Type: framework.TypeString, Description: "RFC 3339 time of the last failed grant."},
+	"last_error":      {Type: framework.TypeString, Description: "The last vendor error, secrets redacted."},
+	"minted_at":       {Type: framework.TypeString, Description: "RFC 3339 time the cached token was minted."},
+	"expires_at":      {Type: framework.TypeString, Description: "RFC 3339 time the cached token expires."},
+	"refresh_at":      {Type: framework.TypeString, Description: "RFC 3339 time from which a read mints a new token."},
 }
 
 func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
