@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,23 @@ func TestRetryAfterBeyondTimeoutGivesUpAtOnce(t *testing.T) {
 	}
 	if env.tokenRequests(vendorsim.AgentSync) != 1 || time.Since(start) > time.Second {
 		t.Fatalf("waited for a Retry-After past the timeout (%d requests)", env.tokenRequests(vendorsim.AgentSync))
+	}
+}
+
+// TestRedirectNeverResendsCredentials: a 307 to another host is reported,
+// and that host never sees a request (so never the credentials).
+func TestRedirectNeverResendsCredentials(t *testing.T) {
+	env := newSimEnv(t)
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(other.Close)
+	env.configure(vendorsim.AgentSync, nil)
+	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Fault: vendorsim.FaultRedirect, RedirectTo: other.URL + "/steal"})
+	err := env.readErr(vendorsim.AgentSync)
+	if codedStatus(err) != 502 || !strings.Contains(err.Error(), "HTTP 307") || !strings.Contains(err.Error(), other.URL) {
+		t.Fatalf("redirect: %v", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the other host got %d requests", hits.Load())
 	}
 }
