@@ -33,6 +33,7 @@ vault:
 
 vet:
 	go vet ./...
+	go vet -tags e2e ./e2e/
 
 unit:
 	go test -race -count=1 ./...

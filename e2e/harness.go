@@ -20,11 +20,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
 const (
@@ -53,21 +54,25 @@ type harness struct {
 
 	sim     *simClient
 	simProc *process
+	// creds are the credentials the simulator accepts, per vendor, fetched
+	// from its control endpoint as an operator would get them from a vendor.
+	creds map[string]vendorsim.Credentials
 }
 
-// TestMain starts one simulator and one Vault for the whole package. It
-// reads VAULT_BIN (else scripts/vault-bin.sh finds or builds Vault),
-// PLUGIN_DIR (default ../bin/plugins), VENDORSIM_BIN (default
-// ../bin/vendorsim) and E2E_KEEP=1 (keep the work dir even on success).
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
+// runMain starts one simulator and one Vault for the whole package, runs
+// the tests, and stops both. It reads VAULT_BIN (else scripts/vault-bin.sh
+// finds or builds Vault), PLUGIN_DIR (default ../bin/plugins),
+// VENDORSIM_BIN (default ../bin/vendorsim) and E2E_KEEP=1 (keep the work
+// dir, logs included, even on success).
 func runMain(m *testing.M) int {
 	h := &harness{}
 	err := h.start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: setup failed: %v\n", err)
+		// CI keeps no temp dir: show why here.
+		for _, log := range []string{"vault.log", "sim.log"} {
+			printTail(filepath.Join(h.dir, log), 30)
+		}
 		h.stop(false)
 		return 1
 	}
@@ -75,11 +80,9 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	// Last, so that it covers every test's traffic (the plugin restart,
 	// Agent, the vendor errors) whatever order the tests ran in.
-	if code == 0 {
-		if err := h.scanLogsForSecrets(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: FAIL after all tests: %v\n", err)
-			code = 1
-		}
+	if err := h.scanLogsForSecrets(); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: FAIL after all tests: %v\n", err)
+		code = 1
 	}
 	h.stop(code == 0 && os.Getenv("E2E_KEEP") != "1")
 	return code
@@ -141,7 +144,7 @@ func (h *harness) findBinaries(repo string) error {
 
 func (h *harness) startSim(bin string) error {
 	addrFile := filepath.Join(h.dir, "sim.addr")
-	p, err := startProcess(filepath.Join(h.dir, "sim.log"), bin, "-addr-file", addrFile)
+	p, err := startProcess(h.dir, "sim.log", bin, "-addr-file", addrFile)
 	if err != nil {
 		return fmt.Errorf("vendorsim (run `make vendorsim` first): %w", err)
 	}
@@ -151,6 +154,14 @@ func (h *harness) startSim(bin string) error {
 		return fmt.Errorf("vendorsim: %w (see sim.log)", err)
 	}
 	h.sim = newSimClient(base)
+	h.creds = map[string]vendorsim.Credentials{}
+	for _, v := range vendorsim.Vendors {
+		var c vendorsim.Credentials
+		if err := h.sim.getJSONErr("/_sim/credentials/"+v, &c); err != nil {
+			return err
+		}
+		h.creds[v] = c
+	}
 	return nil
 }
 
@@ -173,7 +184,7 @@ func (h *harness) startVault() error {
 			return err
 		}
 		h.vaultAddr = "http://127.0.0.1:" + strconv.Itoa(port)
-		p, err := startProcess(h.vaultLog, h.vaultBin, "server", "-dev", "-dev-no-store-token",
+		p, err := startProcess(h.dir, "vault.log", h.vaultBin, "server", "-dev", "-dev-no-store-token",
 			"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port), "-dev-root-token-id="+h.rootToken,
 			"-log-level=trace", "-config="+cfg)
 		if err != nil {
@@ -240,116 +251,6 @@ func (h *harness) stop(removeDir bool) {
 	fmt.Printf("e2e: logs kept in %s\n", h.dir)
 }
 
-// process is a child process whose output goes to a log file.
-type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when it has exited
-	err  error         // its exit status, once done
-}
-
-func startProcess(logPath, bin string, args ...string) (*process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop asks politely (Vault stops its plugins on SIGTERM), then insists.
-func (p *process) stop() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// waitFile waits for the process to write a non-empty file and returns
-// its first line.
-func (p *process) waitFile(path string, limit time.Duration) (string, error) {
-	return p.poll(limit, func() (string, bool) {
-		b, err := os.ReadFile(path)
-		line, _, _ := strings.Cut(string(b), "\n")
-		return strings.TrimSpace(line), err == nil && strings.TrimSpace(line) != ""
-	})
-}
-
-// waitHTTP waits for url to answer 200 (for Vault's sys/health: unsealed
-// and active).
-func (p *process) waitHTTP(url string, limit time.Duration) error {
-	client := httpClient(2 * time.Second)
-	_, err := p.poll(limit, func() (string, bool) {
-		resp, err := client.Get(url)
-		if err != nil {
-			return "", false
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return "", resp.StatusCode == 200
-	})
-	return err
-}
-
-func (p *process) poll(limit time.Duration, ready func() (string, bool)) (string, error) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		if v, ok := ready(); ok {
-			return v, nil
-		}
-		if p.exited() {
-			return "", fmt.Errorf("%s exited early: %v", filepath.Base(p.cmd.Path), p.err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "", fmt.Errorf("%s not ready after %s", filepath.Base(p.cmd.Path), limit)
-}
-
-// childEnv is this process's environment without VAULT_* variables (a
-// developer's VAULT_ADDR or VAULT_TOKEN must not steer the children) and
-// with HOME in the work dir (no ~/.vault-token written or read).
-func childEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "VAULT_") && !strings.HasPrefix(kv, "HOME=") {
-			out = append(out, kv)
-		}
-	}
-	if env != nil {
-		return append(out, "HOME="+env.dir)
-	}
-	return append(out, "HOME="+os.TempDir())
-}
-
 // freePortPair returns a port P such that P and P+1 are free right now.
 func freePortPair() (int, error) {
 	for range 20 {
@@ -401,4 +302,14 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// printTail prints the last n lines of a log file to stderr, if it exists.
+func printTail(path string, n int) {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	fmt.Fprintf(os.Stderr, "---- last lines of %s\n%s\n", path, strings.Join(lines[max(0, len(lines)-n):], "\n"))
 }

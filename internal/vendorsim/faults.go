@@ -82,14 +82,16 @@ func (spec *vendorSpec) hugeBody() []byte {
 }
 
 // echoed is what FaultEcho reflects: everything a careless plugin might
-// copy into an error message or a log, secrets included.
+// copy into an error message or a log, secrets included. The body comes
+// first so that its secrets fall inside any prefix a plugin keeps of a
+// vendor message.
 type echoed struct {
+	Body    string              `json:"body"`
+	Form    map[string][]string `json:"form"`
+	Headers map[string][]string `json:"headers"`
 	Method  string              `json:"method"`
 	URI     string              `json:"uri"`
 	Host    string              `json:"host"`
-	Headers map[string][]string `json:"headers"`
-	Body    string              `json:"body"`
-	Form    map[string][]string `json:"form"`
 }
 
 // echoRequest JSON-encodes the request for FaultEcho's error description.
