@@ -44,6 +44,9 @@ type entry struct {
 	// read: somebody read the current token; only those are refreshed
 	// proactively.
 	read atomic.Bool
+	// failure: the last refresh failed and readers are served the cached
+	// token until a cooldown passes.
+	failure atomic.Pointer[refreshFailure]
 }
 
 // Factory is the plugin's entry point, for every mount.

@@ -17,12 +17,32 @@ type served struct {
 	warning string
 }
 
+// refreshFailure remembers a failed refresh that fell back to the cached
+// token, so that readers in the window do not each ask a failing vendor
+// again (AlphaSense and AgentSync rate-limit their token endpoints).
+type refreshFailure struct {
+	until   time.Time
+	warning string
+}
+
+// retryCooldown spaces refresh attempts while a valid token is served: a
+// tenth of the refresh window, between 1 s and 30 s.
+func retryCooldown(t *cachedToken, refreshBefore time.Duration) time.Duration {
+	return min(max(t.refreshWindow(refreshBefore)/10, time.Second), 30*time.Second)
+}
+
 // token returns a servable token for a config: the in-memory copy when it
-// is outside its refresh window, else the result of one coalesced refresh.
+// is outside its refresh window (or a refresh failed moments ago and it
+// is still valid), else the result of one coalesced refresh.
 func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*served, error) {
 	cfg := e.conn.cfg
-	if t := e.tok.Load(); t.fresh(b.now(), cfg.RefreshBefore, cfg.Generation) {
+	now := b.now()
+	t := e.tok.Load()
+	if t.fresh(now, cfg.RefreshBefore, cfg.Generation) {
 		return &served{tok: t}, nil
+	}
+	if f := e.failure.Load(); f != nil && now.Before(f.until) && t.usable(now, cfg.Generation) {
+		return &served{tok: t, warning: f.warning}, nil
 	}
 	key := e.conn.name + "@" + strconv.FormatUint(cfg.Generation, 10)
 	v, err, _ := b.flights.Do(key, func() (interface{}, error) {
@@ -89,10 +109,7 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 	if grantErr != nil {
 		b.Logger().Warn("token grant failed", "config", name, "error", grantErr.Error())
 		if mode != onRotate && stored.usable(b.now(), e.conn.cfg.Generation) {
-			e.tok.Store(stored)
-			return &served{tok: stored, warning: fmt.Sprintf(
-				"refreshing the token failed; serving the cached token valid until %s: %v",
-				stored.ExpiresAt.UTC().Format(time.RFC3339), grantErr)}, nil
+			return b.fallBack(e, stored, grantErr), nil
 		}
 		return nil, grantErr
 	}
@@ -102,7 +119,18 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 		return nil, err
 	}
 	e.read.Store(false)
+	e.failure.Store(nil)
 	e.tok.Store(tok)
 	b.Logger().Debug("token minted", "config", name, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339))
 	return &served{tok: tok}, nil
+}
+
+// fallBack serves the still-valid cached token after a failed refresh,
+// with a warning, and holds further attempts off for a cooldown.
+func (b *backend) fallBack(e *entry, stored *cachedToken, grantErr error) *served {
+	warning := fmt.Sprintf("refreshing the token failed; serving the cached token valid until %s: %v",
+		stored.ExpiresAt.UTC().Format(time.RFC3339), grantErr)
+	e.tok.Store(stored)
+	e.failure.Store(&refreshFailure{until: b.now().Add(retryCooldown(stored, e.conn.cfg.RefreshBefore)), warning: warning})
+	return &served{tok: stored, warning: warning}
 }

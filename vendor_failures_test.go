@@ -237,3 +237,28 @@ func TestRedirectNeverResendsCredentials(t *testing.T) {
 		t.Fatalf("the other host got %d requests", hits.Load())
 	}
 }
+
+// TestFailedRefreshCoolsDown: while the cached token is valid, readers in
+// the window after a failed refresh do not each ask the failing vendor.
+func TestFailedRefreshCoolsDown(t *testing.T) {
+	env := newSimEnv(t)
+	env.configure(vendorsim.AgentSync, nil) // 1 h: window 15 m, cooldown 30 s
+	valid := env.read("creds/agentsync").Data["access_token"]
+	env.clock.Advance(50 * time.Minute)
+	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Fault: vendorsim.FaultStatus, Status: 401})
+	for range 20 {
+		resp := env.read("creds/agentsync")
+		if resp.Data["access_token"] != valid || len(resp.Warnings) != 1 {
+			t.Fatalf("read during cooldown: %v %v", resp.Data, resp.Warnings)
+		}
+	}
+	if n := env.tokenRequests(vendorsim.AgentSync); n != 2 {
+		t.Fatalf("20 reads after a failed refresh made %d vendor requests, want 2 in all", n)
+	}
+	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{})
+	env.clock.Advance(31 * time.Second)
+	resp := env.read("creds/agentsync")
+	if resp.Data["access_token"] == valid || len(resp.Warnings) != 0 || env.tokenRequests(vendorsim.AgentSync) != 3 {
+		t.Fatalf("after the cooldown the vendor was not asked again: %v", resp.Warnings)
+	}
+}
