@@ -42,6 +42,9 @@ func (b *backend) dueProactively(e *entry) bool {
 	if t == nil || !e.read.Load() || t.Generation != e.conn.cfg.Generation {
 		return false
 	}
+	if f := e.failure.Load(); f != nil && b.now().Before(f.until) {
+		return false // the last attempt failed moments ago
+	}
 	return t.ExpiresAt.Sub(b.now()) < t.proactiveWindow(e.conn.cfg.RefreshBefore)
 }
 

@@ -2,10 +2,13 @@ package oauthvendor
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
 )
 
 func jwtWithExp(exp int64) string {
@@ -92,5 +95,40 @@ func TestRedactorEncodings(t *testing.T) {
 	basic := base64.StdEncoding.EncodeToString([]byte("my+id:s3cr%2Bt%2F%26%3D%22x%22"))
 	if out := red.String("Authorization: Basic " + basic); strings.Contains(out, basic) {
 		t.Errorf("basic auth header survived: %q", out)
+	}
+}
+
+// TestRedactorWithholdsUnlistedEncodings: a JSON body echoed inside a JSON
+// error (escaped twice), or split as a form, still never shows a secret.
+func TestRedactorWithholdsUnlistedEncodings(t *testing.T) {
+	secret := `sim-alertsite-pass+/&="word-9d2c4b`
+	red := newRedactor(&vendorConfig{Password: secret})
+	body, _ := json.Marshal(map[string]string{"password": secret})
+	once, _ := json.Marshal(string(body))
+	twice, _ := json.Marshal(map[string]string{"error": "invalid_request", "error_description": string(once)})
+	form := `{"form":{"{\"password\":\"sim-alertsite-pass /":[""],"\"word-9d2c4b\"}":[""]}}`
+	for _, text := range []string{string(body), string(once), string(twice), form} {
+		out := red.String(text)
+		for _, frag := range []string{"sim-alertsite-pass", "word-9d2c4b"} {
+			if strings.Contains(out, frag) {
+				t.Fatalf("%q survived in %q", frag, out)
+			}
+		}
+	}
+	if out := red.String("invalid_client: client authentication failed"); out != "invalid_client: client authentication failed" {
+		t.Fatalf("an ordinary message was altered: %q", out)
+	}
+}
+
+func TestNonStringSecretIsRefusedWithoutEcho(t *testing.T) {
+	env := newTestEnv(t)
+	data := genericConfig()
+	data["client_secret"] = map[string]interface{}{"k": "nested-secret-value"}
+	resp, err := env.do(logical.CreateOperation, "config/x", data)
+	if err != nil || !resp.IsError() || resp.Error().Error() != "client_secret: must be a string" {
+		t.Fatalf("got %v %v", resp, err)
+	}
+	if strings.Contains(env.logs.String(), "nested-secret-value") {
+		t.Fatal("the secret reached the log")
 	}
 }
