@@ -33,7 +33,9 @@ var credsResponseFields = map[string]*framework.FieldSchema{
 }
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	name := d.Get("name").(string)
+	// The route's regex has already matched the name; reading it raw skips
+	// the field conversion on every cache hit.
+	name, _ := d.Raw["name"].(string)
 	e, err := b.mustEntryFor(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -54,11 +56,11 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 // plain answer carrying the same TTL as data.
 func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken) *logical.Response {
 	ttl := tok.leaseTTL(b.now(), cfg.MaxTTL)
-	data := map[string]interface{}{
-		"access_token": tok.AccessToken,
-		"token_type":   tok.TokenType,
-		"expires_at":   tok.ExpiresAt.UTC().Format(time.RFC3339),
-	}
+	tok.box()
+	data := make(map[string]interface{}, 5)
+	data["access_token"] = tok.boxed.accessToken
+	data["token_type"] = tok.boxed.tokenType
+	data["expires_at"] = tok.boxed.expiresAt
 	if cfg.apiKeyInCreds() {
 		data["api_key"] = cfg.APIKey
 	}

@@ -1,6 +1,9 @@
 package oauthvendor
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 const tokenPrefix = "token/"
 
@@ -24,6 +27,19 @@ type cachedToken struct {
 	MintedAt    time.Time `json:"minted_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	Generation  uint64    `json:"generation"`
+
+	// boxed holds the reader-facing values, formatted and boxed once per
+	// token rather than on every cache hit (the hot path's allocations).
+	boxOnce sync.Once
+	boxed   struct{ accessToken, tokenType, expiresAt interface{} }
+}
+
+func (t *cachedToken) box() {
+	t.boxOnce.Do(func() {
+		t.boxed.accessToken = t.AccessToken
+		t.boxed.tokenType = t.TokenType
+		t.boxed.expiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
+	})
 }
 
 func (t *cachedToken) lifetime() time.Duration { return t.ExpiresAt.Sub(t.MintedAt) }
