@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
@@ -44,8 +45,8 @@ func TestAgentRotatesBeforeExpiry(t *testing.T) {
 		start   = time.Now()
 	)
 	for len(order) < rotations+1 && time.Since(start) < limit {
-		if agent.exited() {
-			t.Fatalf("vault agent exited: %v (see %s)", agent.err, filepath.Join(env.dir, "agent.log"))
+		if agent.Exited() {
+			t.Fatalf("vault agent exited: %v (see %s)", agent.Err(), filepath.Join(env.dir, "agent.log"))
 		}
 		b, err := os.ReadFile(dest)
 		now := time.Now()
@@ -97,7 +98,7 @@ func TestAgentRotatesBeforeExpiry(t *testing.T) {
 
 // startAgent runs `vault agent` (the same binary as the server) with
 // auto-auth from a token file and one template, until the test ends.
-func startAgent(t *testing.T, dir, name, dest string) *process {
+func startAgent(t *testing.T, dir, name, dest string) *testproc.Process {
 	t.Helper()
 	tokenFile := filepath.Join(dir, "vault-token")
 	if err := os.WriteFile(tokenFile, []byte(env.rootToken), 0o600); err != nil {
@@ -126,10 +127,10 @@ template {
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startProcess(env.dir, "agent.log", env.vaultBin, "agent", "-config="+cfg, "-log-level=debug")
+	p, err := testproc.Start(env.dir, "agent.log", env.vaultBin, "agent", "-config="+cfg, "-log-level=debug")
 	if err != nil {
 		t.Fatalf("vault agent: %v", err)
 	}
-	t.Cleanup(p.stop)
+	t.Cleanup(p.Stop)
 	return p
 }

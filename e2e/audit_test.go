@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
@@ -690,12 +691,12 @@ func startTLSSim(t *testing.T) (tlsSimulator, string) {
 	tag := randomHex(4)
 	addrFile := filepath.Join(env.dir, "sim-tls-"+tag+".addr")
 	caFile := filepath.Join(env.dir, "sim-tls-"+tag+"-ca.pem")
-	p, err := startProcess(env.dir, "sim-tls.log", bin, "-tls", "-ca-file", caFile, "-addr-file", addrFile)
+	p, err := testproc.Start(env.dir, "sim-tls.log", bin, "-tls", "-ca-file", caFile, "-addr-file", addrFile)
 	if err != nil {
 		t.Fatalf("starting the TLS simulator: %v", err)
 	}
-	t.Cleanup(p.stop)
-	base, err := p.waitFile(addrFile, 20*time.Second)
+	t.Cleanup(p.Stop)
+	base, err := p.WaitFile(addrFile, 20*time.Second)
 	if err != nil {
 		t.Fatalf("TLS simulator: %v (see sim-tls.log)", err)
 	}

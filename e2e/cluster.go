@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
 )
 
 // vaultCluster is a Vault HA cluster on integrated storage (raft), each
@@ -37,7 +38,7 @@ type vaultNode struct {
 	id     string // raft node_id, also the log name
 	addr   string // API address, http://127.0.0.1:P (cluster port P+1)
 	log    string
-	proc   *process
+	proc   *testproc.Process
 	client *api.Client
 	// plugins are the plugin processes this node ran when it was killed:
 	// they outlive a SIGKILLed Vault (nobody tells them), so the test ends
@@ -93,12 +94,12 @@ ui               = false
 			if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			p, startErr := startProcess(env.dir, filepath.Base(n.log), env.vaultBin, "server", "-config="+cfg, "-log-level=trace")
+			p, startErr := testproc.Start(env.dir, filepath.Base(n.log), env.vaultBin, "server", "-config="+cfg, "-log-level=trace")
 			if startErr != nil {
 				t.Fatalf("starting %s: %v", n.id, startErr)
 			}
 			n.proc = p
-			if err = n.waitListening(60 * time.Second); err == nil || !p.exited() {
+			if err = n.waitListening(60 * time.Second); err == nil || !p.Exited() {
 				break
 			}
 		}
@@ -121,7 +122,7 @@ ui               = false
 	if _, err := first.client.Sys().Unseal(c.unsealKey); err != nil {
 		t.Fatalf("unsealing %s: %v", first.id, err)
 	}
-	if err := first.proc.waitHTTP(first.addr+"/v1/sys/health", 60*time.Second); err != nil {
+	if err := first.proc.WaitHTTP(first.addr+"/v1/sys/health", 60*time.Second); err != nil {
 		t.Fatalf("%s never became active: %v (see %s)", first.id, err, first.log)
 	}
 	// Autopilot promotes a joined node to voter once it has been healthy
@@ -136,8 +137,8 @@ ui               = false
 	// again until the node is unsealed.
 	for _, n := range c.nodes[1:] {
 		if _, err := eventually(90*time.Second, func() error {
-			if n.proc.exited() {
-				return fmt.Errorf("exited: %v", n.proc.err)
+			if n.proc.Exited() {
+				return fmt.Errorf("exited: %v", n.proc.Err())
 			}
 			st, err := n.client.Sys().SealStatus()
 			if err == nil && !st.Sealed {
@@ -175,7 +176,7 @@ ui               = false
 func clusterPort(t *testing.T, taken map[int]bool) int {
 	t.Helper()
 	for range 20 {
-		p, err := freePortPair()
+		p, err := testproc.FreePortPair()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +208,7 @@ func nodeClient(t *testing.T, addr string) *api.Client {
 // uninitialised nodes answer sys/health with 501/503).
 func (n *vaultNode) waitListening(limit time.Duration) error {
 	client := httpClient(2 * time.Second)
-	_, err := n.proc.poll(limit, func() (string, bool) {
+	_, err := n.proc.Poll(limit, func() (string, bool) {
 		resp, err := client.Get(n.addr + "/v1/sys/health")
 		if err != nil {
 			return "", false
@@ -320,22 +321,22 @@ func (c *vaultCluster) waitActive(t *testing.T, nodes []*vaultNode, limit time.D
 // host dying), then its plugin processes, which would otherwise linger.
 func (n *vaultNode) kill(t *testing.T) {
 	t.Helper()
-	n.plugins = childPlugins(n.proc.pid())
-	if err := n.proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	n.plugins = childPlugins(n.proc.Pid())
+	if err := n.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("killing %s: %v", n.id, err)
 	}
 	select {
-	case <-n.proc.done:
+	case <-n.proc.Done():
 	case <-time.After(10 * time.Second):
-		t.Fatalf("%s (pid %d) still running 10s after SIGKILL", n.id, n.proc.pid())
+		t.Fatalf("%s (pid %d) still running 10s after SIGKILL", n.id, n.proc.Pid())
 	}
 	n.killPlugins()
 }
 
 func (n *vaultNode) stop() {
-	if n.proc != nil && !n.proc.exited() {
-		n.plugins = append(n.plugins, childPlugins(n.proc.pid())...)
-		n.proc.stop()
+	if n.proc != nil && !n.proc.Exited() {
+		n.plugins = append(n.plugins, childPlugins(n.proc.Pid())...)
+		n.proc.Stop()
 	}
 	n.killPlugins()
 }

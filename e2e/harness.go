@@ -11,10 +11,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
@@ -50,10 +49,10 @@ type harness struct {
 	vaultLog  string // server stdout+stderr at -log-level=trace
 	auditLog  string // the file audit device
 	vault     *api.Client
-	vaultProc *process
+	vaultProc *testproc.Process
 
 	sim     *simClient
-	simProc *process
+	simProc *testproc.Process
 	// creds are the credentials the simulator accepts, per vendor, fetched
 	// from its control endpoint as an operator would get them from a vendor.
 	creds map[string]vendorsim.Credentials
@@ -144,12 +143,12 @@ func (h *harness) findBinaries(repo string) error {
 
 func (h *harness) startSim(bin string) error {
 	addrFile := filepath.Join(h.dir, "sim.addr")
-	p, err := startProcess(h.dir, "sim.log", bin, "-addr-file", addrFile)
+	p, err := testproc.Start(h.dir, "sim.log", bin, "-addr-file", addrFile)
 	if err != nil {
 		return fmt.Errorf("vendorsim (run `make vendorsim` first): %w", err)
 	}
 	h.simProc = p
-	base, err := p.waitFile(addrFile, 20*time.Second)
+	base, err := p.WaitFile(addrFile, 20*time.Second)
 	if err != nil {
 		return fmt.Errorf("vendorsim: %w (see sim.log)", err)
 	}
@@ -179,22 +178,22 @@ func (h *harness) startVault() error {
 	}
 	var lastErr error
 	for range 3 {
-		port, err := freePortPair()
+		port, err := testproc.FreePortPair()
 		if err != nil {
 			return err
 		}
 		h.vaultAddr = "http://127.0.0.1:" + strconv.Itoa(port)
-		p, err := startProcess(h.dir, "vault.log", h.vaultBin, "server", "-dev", "-dev-no-store-token",
+		p, err := testproc.Start(h.dir, "vault.log", h.vaultBin, "server", "-dev", "-dev-no-store-token",
 			"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port), "-dev-root-token-id="+h.rootToken,
 			"-log-level=trace", "-config="+cfg)
 		if err != nil {
 			return err
 		}
-		if lastErr = p.waitHTTP(h.vaultAddr+"/v1/sys/health", 90*time.Second); lastErr == nil {
+		if lastErr = p.WaitHTTP(h.vaultAddr+"/v1/sys/health", 90*time.Second); lastErr == nil {
 			h.vaultProc = p
 			return nil
 		}
-		p.stop()
+		p.Stop()
 	}
 	return fmt.Errorf("vault server: %w (see vault.log)", lastErr)
 }
@@ -236,10 +235,10 @@ func (h *harness) setupVault() error {
 
 func (h *harness) stop(removeDir bool) {
 	if h.vaultProc != nil {
-		h.vaultProc.stop()
+		h.vaultProc.Stop()
 	}
 	if h.simProc != nil {
-		h.simProc.stop()
+		h.simProc.Stop()
 	}
 	if h.dir == "" {
 		return
@@ -249,24 +248,6 @@ func (h *harness) stop(removeDir bool) {
 		return
 	}
 	fmt.Printf("e2e: logs kept in %s\n", h.dir)
-}
-
-// freePortPair returns a port P such that P and P+1 are free right now.
-func freePortPair() (int, error) {
-	for range 20 {
-		l1, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l1.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
-		l1.Close()
-		if err == nil {
-			l2.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free loopback port pair")
 }
 
 // copyExecutable copies src to dst (mode 0755) and returns its sha256.

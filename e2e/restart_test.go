@@ -77,7 +77,7 @@ func pluginPID(t *testing.T) int {
 	t.Helper()
 	var pids []int
 	_, err := eventually(10*time.Second, func() error {
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(env.vaultProc.pid()), "-f",
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(env.vaultProc.Pid()), "-f",
 			filepath.Join(env.pluginDir, pluginName)).Output()
 		pids = pids[:0]
 		for _, f := range strings.Fields(string(out)) {
