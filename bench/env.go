@@ -14,10 +14,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
 )
 
 const (
@@ -33,10 +34,10 @@ const (
 type env struct {
 	dir string
 
-	sim    *proc
+	sim    *testproc.Process
 	simURL string
 
-	vault     *proc
+	vault     *testproc.Process
 	vaultAddr string
 	token     string
 	api       *api.Client
@@ -76,26 +77,21 @@ func startEnv(ctx context.Context, o *options) (*env, error) {
 
 func (e *env) stop() {
 	if e.vault != nil {
-		e.vault.stop(15 * time.Second)
+		e.vault.StopWithin(15 * time.Second)
 	}
 	if e.sim != nil {
-		e.sim.stop(5 * time.Second)
+		e.sim.StopWithin(5 * time.Second)
 	}
 }
 
 func (e *env) startSim(bin string) error {
 	addrFile := filepath.Join(e.dir, "sim.addr")
-	p, err := startProc(e.dir, "sim.log", bin, "-addr-file", addrFile)
+	p, err := testproc.Start(e.dir, "sim.log", bin, "-addr-file", addrFile)
 	if err != nil {
 		return fmt.Errorf("vendorsim: %w", err)
 	}
 	e.sim = p
-	err = p.poll(20*time.Second, func() bool {
-		b, err := os.ReadFile(addrFile)
-		e.simURL = strings.TrimSpace(string(b))
-		return err == nil && e.simURL != ""
-	})
-	if err != nil {
+	if e.simURL, err = p.WaitFile(addrFile, 20*time.Second); err != nil {
 		return fmt.Errorf("vendorsim: %w (see %s/sim.log)", err, e.dir)
 	}
 	return nil
@@ -110,29 +106,21 @@ func (e *env) startVault(o *options) error {
 	e.token = "bench-" + randomHex(12)
 	var lastErr error
 	for range 3 {
-		port, err := freePortPair()
+		port, err := testproc.FreePortPair()
 		if err != nil {
 			return err
 		}
 		e.vaultAddr = "http://127.0.0.1:" + strconv.Itoa(port)
-		p, err := startProc(e.dir, "vault.log", o.vaultBin, "server", "-dev", "-dev-no-store-token",
+		p, err := testproc.Start(e.dir, "vault.log", o.vaultBin, "server", "-dev", "-dev-no-store-token",
 			"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port), "-dev-root-token-id="+e.token, "-config="+cfg)
 		if err != nil {
 			return err
 		}
-		lastErr = p.poll(90*time.Second, func() bool {
-			resp, err := e.ctl.Get(e.vaultAddr + "/v1/sys/health")
-			if err != nil {
-				return false
-			}
-			drain(resp)
-			return resp.StatusCode == http.StatusOK
-		})
-		if lastErr == nil {
+		if lastErr = p.WaitHTTP(e.vaultAddr+"/v1/sys/health", 90*time.Second); lastErr == nil {
 			e.vault = p
 			return nil
 		}
-		p.stop(5 * time.Second)
+		p.StopWithin(5 * time.Second)
 	}
 	return fmt.Errorf("vault server: %w (see %s/vault.log)", lastErr, e.dir)
 }
@@ -344,9 +332,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
 }

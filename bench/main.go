@@ -165,7 +165,7 @@ func run(ctx context.Context, o *options) error {
 	if err := b.all(ctx); err != nil {
 		return err
 	}
-	res.rss = processRSS(e.vault.pid())
+	res.rss = processRSS(e.vault.Pid())
 	res.vaultVersion = e.vaultVersion(ctx)
 	res.pluginVersion = e.runningVersion(ctx, ourMount)
 	res.minimalVersion = e.runningVersion(ctx, minimalMount)

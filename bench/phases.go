@@ -170,7 +170,7 @@ func (b *bench) level(ctx context.Context, conc int) error {
 		}
 		revokes[k].Leases, revokes[k].Took = 0, 0
 	}
-	vaultPID := e.vault.pid()
+	vaultPID := e.vault.Pid()
 	pluginPID := map[string]int{ourPlugin: childPID(vaultPID, ourPlugin), minimalPlugin: childPID(vaultPID, minimalPlugin)}
 	per := b.o.duration / time.Duration(b.o.rounds)
 	settle := min(200*time.Millisecond, per/2)
