@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testproc"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
 const (
@@ -189,22 +190,12 @@ func (e *env) vaultVersion(ctx context.Context) string {
 // vendorConfig is the config/<name> body for one of the simulator's
 // vendors, with its credentials as the simulator hands them out.
 func (e *env) vendorConfig(vendor string, extra map[string]interface{}) (map[string]interface{}, error) {
-	var creds map[string]string
+	var creds vendorsim.Credentials
 	if err := e.simCall(http.MethodGet, "/_sim/credentials/"+vendor, nil, &creds); err != nil {
 		return nil, err
 	}
-	body := map[string]interface{}{"preset": vendor}
-	switch vendor {
-	case "alation":
-		body["token_url"] = e.simURL + "/alation"
-		body["client_id"], body["client_secret"] = creds["client_id"], creds["client_secret"]
-	case "agentsync":
-		body["token_url"] = e.simURL + "/agentsync/oauth/token"
-		body["client_id"], body["client_secret"] = creds["client_id"], creds["client_secret"]
-	case "alertsite":
-		body["token_url"] = e.simURL + "/alertsite/api/v3/access-tokens"
-		body["username"], body["password"] = creds["username"], creds["password"]
-	default:
+	body := vendorsim.OperatorConfig(vendor, e.simURL, creds)
+	if body == nil {
 		return nil, fmt.Errorf("no bench config for vendor %q", vendor)
 	}
 	for k, v := range extra {
