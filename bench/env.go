@@ -148,15 +148,8 @@ func (e *env) setup(ctx context.Context, o *options) error {
 		if err != nil {
 			return err
 		}
-		if err := c.Sys().RegisterPluginWithContext(ctx, &api.RegisterPluginInput{
-			Name: p.name, Type: api.PluginTypeSecrets, Command: p.name, SHA256: sum, Version: p.version,
-		}); err != nil {
-			return fmt.Errorf("registering %s: %w", p.name, err)
-		}
-		if err := c.Sys().MountWithContext(ctx, p.mount, &api.MountInput{
-			Type: p.name, Config: api.MountConfigInput{PluginVersion: p.version},
-		}); err != nil {
-			return fmt.Errorf("mounting %s at %s/: %w", p.name, p.mount, err)
+		if err := testproc.RegisterAndMount(ctx, c, p.name, sum, p.version, p.mount); err != nil {
+			return err
 		}
 	}
 	// The same three short strings as a creds answer.

@@ -158,16 +158,8 @@ ui               = false
 	// The plugin, the production way: by sha256 and version, the mount
 	// pinned to that version. Once, through the active node.
 	ctx := context.Background()
-	if err := first.client.Sys().RegisterPluginWithContext(ctx, &api.RegisterPluginInput{
-		Name: pluginName, Type: api.PluginTypeSecrets, Command: pluginName,
-		SHA256: env.sha256, Version: env.version,
-	}); err != nil {
-		t.Fatalf("registering the plugin in the cluster: %v", err)
-	}
-	if err := first.client.Sys().MountWithContext(ctx, mountPath, &api.MountInput{
-		Type: pluginName, Config: api.MountConfigInput{PluginVersion: env.version},
-	}); err != nil {
-		t.Fatalf("enabling the plugin in the cluster: %v", err)
+	if err := testproc.RegisterAndMount(ctx, first.client, pluginName, env.sha256, env.version, mountPath); err != nil {
+		t.Fatalf("in the cluster: %v", err)
 	}
 	return c
 }

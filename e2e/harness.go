@@ -219,18 +219,7 @@ func (h *harness) setupVault() error {
 	}); err != nil {
 		return fmt.Errorf("enabling the file audit device: %w", err)
 	}
-	if err := c.Sys().RegisterPluginWithContext(ctx, &api.RegisterPluginInput{
-		Name: pluginName, Type: api.PluginTypeSecrets, Command: pluginName,
-		SHA256: h.sha256, Version: h.version,
-	}); err != nil {
-		return fmt.Errorf("registering the plugin: %w", err)
-	}
-	if err := c.Sys().MountWithContext(ctx, mountPath, &api.MountInput{
-		Type: pluginName, Config: api.MountConfigInput{PluginVersion: h.version},
-	}); err != nil {
-		return fmt.Errorf("enabling the plugin at %s/: %w", mountPath, err)
-	}
-	return nil
+	return testproc.RegisterAndMount(ctx, c, pluginName, h.sha256, h.version, mountPath)
 }
 
 func (h *harness) stop(removeDir bool) {
