@@ -130,15 +130,10 @@ func (e *env) startVault(o *options) error {
 // version and mounted pinned to it, a small KV secret, and the simulator's
 // vendors configured.
 func (e *env) setup(ctx context.Context, o *options) error {
-	cfg := api.DefaultConfig()
-	cfg.Address = e.vaultAddr
-	cfg.MaxRetries = 0
-	c, err := api.NewClient(cfg)
+	c, err := testproc.VaultClient(e.vaultAddr, e.token)
 	if err != nil {
 		return err
 	}
-	c.SetToken(e.token)
-	c.ClearNamespace()
 	e.api = c
 	for _, p := range []struct{ name, version, mount string }{
 		{ourPlugin, o.pluginVersion, ourMount},

@@ -183,16 +183,11 @@ func clusterPort(t *testing.T, taken map[int]bool) int {
 
 func nodeClient(t *testing.T, addr string) *api.Client {
 	t.Helper()
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	// The tests count vendor requests: no client-side retries.
-	cfg.MaxRetries = 0
-	cfg.Timeout = 30 * time.Second
-	c, err := api.NewClient(cfg)
+	c, err := testproc.VaultClient(addr, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.ClearNamespace()
+	c.SetClientTimeout(30 * time.Second)
 	return c
 }
 

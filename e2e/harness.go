@@ -201,16 +201,10 @@ func (h *harness) startVault() error {
 // setupVault does what an operator does once: an audit device, the plugin
 // registered by sha256 and version, the mount pinned to that version.
 func (h *harness) setupVault() error {
-	cfg := api.DefaultConfig()
-	cfg.Address = h.vaultAddr
-	// The tests count vendor requests: a client retrying a 502 would add some.
-	cfg.MaxRetries = 0
-	c, err := api.NewClient(cfg)
+	c, err := testproc.VaultClient(h.vaultAddr, h.rootToken)
 	if err != nil {
 		return err
 	}
-	c.SetToken(h.rootToken)
-	c.ClearNamespace()
 	h.vault = c
 
 	ctx := context.Background()

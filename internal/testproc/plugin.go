@@ -23,3 +23,22 @@ func RegisterAndMount(ctx context.Context, c *api.Client, name, sha256, version,
 	}
 	return nil
 }
+
+// VaultClient talks to the Vault at addr as token ("" for none yet). No
+// client-side retries: the tests and the bench count vendor requests, and
+// a client retrying a 502 would add some. VAULT_* variables of the caller's
+// environment are ignored (no namespace).
+func VaultClient(addr, token string) (*api.Client, error) {
+	cfg := api.DefaultConfig()
+	cfg.Address = addr
+	cfg.MaxRetries = 0
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		c.SetToken(token)
+	}
+	c.ClearNamespace()
+	return c, nil
+}
