@@ -115,9 +115,8 @@ func (b *backend) invalidate(_ context.Context, key string) {
 func (b *backend) clean(context.Context) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for name, e := range b.entries {
-		e.conn.client.HTTPClient.CloseIdleConnections()
-		delete(b.entries, name)
+	for name := range b.entries {
+		b.dropLocked(name)
 	}
 }
 

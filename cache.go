@@ -18,6 +18,12 @@ func (b *backend) forget(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.epoch.Add(1)
+	b.dropLocked(name)
+}
+
+// dropLocked removes an entry and closes its idle vendor connections;
+// b.mu is held.
+func (b *backend) dropLocked(name string) {
 	if e, ok := b.entries[name]; ok {
 		e.conn.client.HTTPClient.CloseIdleConnections()
 		delete(b.entries, name)
