@@ -4,12 +4,11 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/helper/consts"
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/singleflight"
 )
@@ -22,31 +21,20 @@ type backend struct {
 	now func() time.Time
 
 	// flights coalesce concurrent cold reads of one config into one grant;
-	// locks serialise grants per name (reads, rotate, proactive refresh).
+	// locks serialise, per config name, grants (reads, rotate, proactive
+	// refresh) with config writes and deletes.
 	flights singleflight.Group
-	locks   []*locksutil.LockEntry
+	locks   *nameLocks
 
 	mu      sync.RWMutex
 	entries map[string]*entry
-	// epoch moves on every forget, so an entry built from a config read
-	// before a concurrent write is not cached (see entryFor).
-	epoch atomic.Uint64
+
+	// tuneHTTP, when set, adjusts every vendor client (tests: a scripted
+	// transport, no retry waits).
+	tuneHTTP func(*retryablehttp.Client)
 
 	uaOnce    sync.Once
 	userAgent string
-}
-
-// entry is the in-memory view of one config: its connection (decoded once
-// per config version) and the shared token.
-type entry struct {
-	conn *connection
-	tok  atomic.Pointer[cachedToken]
-	// read: somebody read the current token; only those are refreshed
-	// proactively.
-	read atomic.Bool
-	// failure: the last refresh failed and readers are served the cached
-	// token until a cooldown passes.
-	failure atomic.Pointer[refreshFailure]
 }
 
 // Factory is the plugin's entry point, for every mount.
@@ -59,12 +47,12 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: locksutil.CreateLocks(), entries: map[string]*entry{}}
+	b := &backend{now: now, locks: newNameLocks(), entries: map[string]*entry{}}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configPrefix},
+			SealWrapStorage: []string{configPrefix, tokenPrefix},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
@@ -104,7 +92,10 @@ func (b *backend) pluginUserAgent(ctx context.Context) string {
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
 	case strings.HasPrefix(key, configPrefix):
-		b.forget(strings.TrimPrefix(key, configPrefix))
+		name := strings.TrimPrefix(key, configPrefix)
+		unlock := b.locks.lock(name)
+		b.forgetLocked(name)
+		unlock()
 	case strings.HasPrefix(key, tokenPrefix):
 		if e := b.cached(strings.TrimPrefix(key, tokenPrefix)); e != nil {
 			e.tok.Store(nil)

@@ -24,25 +24,30 @@ type connection struct {
 }
 
 // grant runs the vendor's token request once (with bounded retries) and
-// returns the token to cache. Every error is a CodedError (502/504) with
-// the config's secrets redacted.
-func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedToken, error) {
+// returns the token to cache, or why not. Every failure's error is a
+// CodedError (502/504) with the config's secrets redacted.
+//
+// The token's clock starts when the request is sent, not when the answer
+// arrives: a vendor's expires_in counts from when it minted, somewhere in
+// between, so a slow answer must shorten the token, never lengthen it.
+func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedToken, *grantFailure) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
+	sentAt := now()
 	req, err := newTokenRequest(ctx, c.cfg, c.userAgent)
 	if err != nil {
-		return nil, transportError(c.name, err, c.red)
+		return nil, transient(transportError(c.name, err, c.red))
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, transportError(c.name, err, c.red)
+		return nil, transient(transportError(c.name, err, c.red))
 	}
 	defer resp.Body.Close()
 	body, err := readCapped(resp.Body)
 	if err != nil {
-		return nil, c.readError(resp.StatusCode, err)
+		return nil, transient(c.readError(ctx, resp.StatusCode, err))
 	}
-	return c.interpret(resp, body, now())
+	return c.interpret(resp, body, sentAt, now())
 }
 
 func readCapped(r io.Reader) ([]byte, error) {
@@ -56,37 +61,48 @@ func readCapped(r io.Reader) ([]byte, error) {
 	return body, nil
 }
 
-func (c *connection) readError(status int, err error) error {
+// readError: a body that trickles in past the timeout did not answer in
+// time (504), whatever the status line said.
+func (c *connection) readError(ctx context.Context, status int, err error) error {
+	if ctx.Err() != nil {
+		return transportError(c.name, ctx.Err(), c.red)
+	}
 	if status >= 200 && status < 300 {
 		return vendorGarbageError(c.name, status, err)
 	}
 	return vendorStatusError(c.name, status, err.Error())
 }
 
-// interpret turns the vendor's answer into a token or a clear error.
-func (c *connection) interpret(resp *http.Response, body []byte, now time.Time) (*cachedToken, error) {
+// interpret turns the vendor's answer into a token or a clear failure.
+func (c *connection) interpret(resp *http.Response, body []byte, sentAt, arrived time.Time) (*cachedToken, *grantFailure) {
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, vendorStatusError(c.name, resp.StatusCode,
-			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectHost(resp)))
+		return nil, transient(vendorStatusError(c.name, resp.StatusCode, c.red.String(
+			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectHost(resp)))))
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
-		return nil, vendorStatusError(c.name, resp.StatusCode, vendorErrorDetail(body, c.red))
+		return nil, c.statusFailure(resp, body)
 	}
-	parsed, err := parseTokenResponse(body, c.cfg.TokenField, c.cfg.ExpiresInField, c.cfg.TokenTypeField, now)
+	parsed, err := parseTokenResponse(body, c.cfg.TokenField, c.cfg.ExpiresInField, c.cfg.TokenTypeField, sentAt)
 	if err != nil {
-		return nil, vendorGarbageError(c.name, resp.StatusCode, err)
+		return nil, transient(vendorGarbageError(c.name, resp.StatusCode, err))
 	}
 	lifetime := parsed.Lifetime
 	if lifetime == 0 {
 		lifetime = c.cfg.DefaultTTL
 	}
-	return &cachedToken{
+	tok := &cachedToken{
 		AccessToken: parsed.AccessToken,
 		TokenType:   parsed.TokenType,
-		MintedAt:    now,
-		ExpiresAt:   now.Add(lifetime),
+		MintedAt:    sentAt,
+		ExpiresAt:   sentAt.Add(lifetime),
 		Generation:  c.cfg.Generation,
-	}, nil
+	}
+	if !tok.servable(arrived) {
+		return nil, transient(vendorGarbageError(c.name, resp.StatusCode, fmt.Errorf(
+			"the token's %s lifetime was nearly over when the answer arrived %s after the request",
+			lifetime.Truncate(time.Second), arrived.Sub(sentAt).Truncate(time.Millisecond))))
+	}
+	return tok, nil
 }
 
 func redirectHost(resp *http.Response) string {

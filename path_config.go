@@ -43,8 +43,13 @@ func (b *backend) configExists(ctx context.Context, req *logical.Request, d *fra
 	return cfg != nil, err
 }
 
+// pathConfigWrite holds the config's lock from load to forget: concurrent
+// partial writes cannot lose each other's fields, and no grant runs with
+// the config being replaced.
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	unlock := b.locks.lock(name)
+	defer unlock()
 	old, err := loadConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
@@ -65,13 +70,30 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := storeConfig(ctx, req.Storage, name, cfg); err != nil {
 		return nil, err
 	}
+	if err := b.afterConfigWrite(ctx, req.Storage, name, changed); err != nil {
+		return nil, err
+	}
+	return configWarnings(eff), nil
+}
+
+// afterConfigWrite drops what the write invalidated: the cached token when
+// the request changed, the back-off (an operator's write is a reason to
+// try again at once) and the in-memory entry.
+func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name string, changed bool) error {
+	defer b.forgetLocked(name)
 	if changed {
-		if err := req.Storage.Delete(ctx, tokenPrefix+name); err != nil {
-			return nil, fmt.Errorf("dropping cached token of %q: %w", name, err)
+		if err := s.Delete(ctx, tokenPrefix+name); err != nil {
+			return fmt.Errorf("dropping cached token of %q: %w", name, err)
 		}
 	}
-	b.forget(name)
-	return configWarnings(eff), nil
+	st, err := loadStatus(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	if st.resetBackoff() {
+		return storeStatus(ctx, s, name, st)
+	}
+	return nil
 }
 
 // requestChanged: any credential or request field differs. Only the
@@ -111,12 +133,17 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	// Under the lock a grant in flight finishes first: nothing it stores
+	// outlives the delete, and a config re-created under the name starts
+	// clean.
+	unlock := b.locks.lock(name)
+	defer unlock()
+	defer b.forgetLocked(name)
 	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix} {
 		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
 			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)
 		}
 	}
-	b.forget(name)
 	return nil, nil
 }
 

@@ -36,11 +36,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	// The route's regex has already matched the name; reading it raw skips
 	// the field conversion on every cache hit.
 	name, _ := d.Raw["name"].(string)
-	e, err := b.mustEntryFor(ctx, req.Storage, name)
-	if err != nil {
-		return nil, err
-	}
-	got, err := b.token(ctx, req.Storage, e)
+	e, got, err := b.serve(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}

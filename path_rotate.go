@@ -23,18 +23,25 @@ func pathRotate(b *backend) *framework.Path {
 		},
 		HelpSynopsis: "Drop the cached token and run the grant now.",
 		HelpDescription: `Runs the vendor's grant at once and caches the new token for every reader.
+Drops the cached token first, then runs the grant even during a back-off.
 Returns the new token's expires_at, never the token. When the vendor fails,
-the previous token stays cached and the error is returned.`,
+the error is returned and readers get the failure (with back-off), not the
+old token.`,
 	}
 }
 
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	e, err := b.mustEntryFor(ctx, req.Storage, name)
+	unlock := b.locks.lock(name)
+	defer unlock()
+	e, err := b.entryLocked(ctx, req.Storage, name)
+	if err == nil && e == nil {
+		err = notFound(name)
+	}
 	if err != nil {
 		return nil, err
 	}
-	got, err := b.refresh(ctx, req.Storage, e, onRotate)
+	got, err := b.refreshLocked(ctx, req.Storage, e, onRotate)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package oauthvendor
 
 import (
 	"context"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -20,7 +19,7 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		if !b.dueProactively(e) {
 			continue
 		}
-		if _, err := b.refresh(ctx, req.Storage, e, proactively); err != nil {
+		if _, err := b.refresh(ctx, req.Storage, e, proactively); err != nil && err != errStale {
 			b.Logger().Warn("proactive refresh failed", "config", e.conn.name, "error", err.Error())
 		}
 	}
@@ -46,12 +45,4 @@ func (b *backend) dueProactively(e *entry) bool {
 		return false // the last attempt failed moments ago
 	}
 	return t.ExpiresAt.Sub(b.now()) < t.proactiveWindow(e.conn.cfg.RefreshBefore)
-}
-
-// proactiveWindow opens before the read path's refresh window by up to two
-// periodic ticks (Vault calls PeriodicFunc about once a minute), so the
-// background refresh lands before any reader would have to wait.
-func (t *cachedToken) proactiveWindow(refreshBefore time.Duration) time.Duration {
-	lead := min(2*time.Minute, t.lifetime()/4)
-	return min(t.refreshWindow(refreshBefore)+lead, t.lifetime()*3/4)
 }

@@ -2,11 +2,13 @@ package oauthvendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -17,23 +19,34 @@ type served struct {
 	warning string
 }
 
-// refreshFailure remembers a failed refresh that fell back to the cached
-// token, so that readers in the window do not each ask a failing vendor
-// again (AlphaSense and AgentSync rate-limit their token endpoints).
-type refreshFailure struct {
-	until   time.Time
-	warning string
+// errStale: the entry was forgotten (its config written or deleted) while
+// the caller held it; the caller loads the current one and tries again.
+var errStale = errors.New("config changed")
+
+// maxStaleRetries bounds how often a reader follows a config that keeps
+// changing under it.
+const maxStaleRetries = 3
+
+// serve returns a servable token for a config name, following the config
+// when a write replaces it mid-read.
+func (b *backend) serve(ctx context.Context, s logical.Storage, name string) (*entry, *served, error) {
+	for range maxStaleRetries {
+		e, err := b.mustEntryFor(ctx, s, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		got, err := b.token(ctx, s, e)
+		if err != errStale {
+			return e, got, err
+		}
+	}
+	return nil, nil, logical.CodedError(http.StatusServiceUnavailable,
+		fmt.Sprintf("vendor config %q changed %d times during the read; try again", name, maxStaleRetries))
 }
 
-// retryCooldown spaces refresh attempts while a valid token is served: a
-// tenth of the refresh window, between 1 s and 30 s.
-func retryCooldown(t *cachedToken, refreshBefore time.Duration) time.Duration {
-	return min(max(t.refreshWindow(refreshBefore)/10, time.Second), 30*time.Second)
-}
-
-// token returns a servable token for a config: the in-memory copy when it
-// is outside its refresh window (or a refresh failed moments ago and it
-// is still valid), else the result of one coalesced refresh.
+// token returns a servable token: the in-memory copy when it is outside
+// its refresh window, the back-off's answer while a failure is recent,
+// else the result of one coalesced refresh.
 func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*served, error) {
 	cfg := e.conn.cfg
 	now := b.now()
@@ -41,19 +54,25 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*serv
 	if t.fresh(now, cfg.RefreshBefore, cfg.Generation) {
 		return &served{tok: t}, nil
 	}
-	if f := e.failure.Load(); f != nil && now.Before(f.until) && t.usable(now, cfg.Generation) {
-		return &served{tok: t, warning: f.warning}, nil
+	if f := e.failure.Load(); f != nil && now.Before(f.until) {
+		return f.serve(t, now, cfg.Generation)
 	}
 	key := e.conn.name + "@" + strconv.FormatUint(cfg.Generation, 10)
-	v, err, _ := b.flights.Do(key, func() (interface{}, error) {
-		// Detached from the first caller: its cancellation must not fail
-		// the readers that joined the flight.
+	// Detached from the first caller: its cancellation must not fail the
+	// readers that joined the flight, and the token it brings is cached
+	// for the next ones. A reader that gives up stops waiting at once.
+	ch := b.flights.DoChan(key, func() (interface{}, error) {
 		return b.refresh(context.WithoutCancel(ctx), s, e, onRead)
 	})
-	if err != nil {
-		return nil, err
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*served), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
 	}
-	return v.(*served), nil
 }
 
 // refreshMode says why a refresh runs, which decides when the token
@@ -77,60 +96,102 @@ func (m refreshMode) satisfiedBy(t *cachedToken, now time.Time, cfg *vendorConfi
 	}
 }
 
-// refresh runs under the per-name lock: re-check storage (another node,
-// an earlier flight or the periodic refresh may have cached a token), then
-// grant.
+// refresh runs under the config's lock, which config writes and deletes
+// also hold: a grant never runs for a config replaced meanwhile, and
+// nothing it stores outlives a delete.
 func (b *backend) refresh(ctx context.Context, s logical.Storage, e *entry, mode refreshMode) (*served, error) {
-	lock := locksutil.LockForKey(b.locks, e.conn.name)
-	lock.Lock()
-	defer lock.Unlock()
-
-	cfg := e.conn.cfg
-	stored, err := loadToken(ctx, s, e.conn.name)
-	if err != nil {
-		return nil, err // a failing Get must not mint
+	unlock := b.locks.lock(e.conn.name)
+	defer unlock()
+	if e.gone.Load() {
+		return nil, errStale
 	}
-	if mode.satisfiedBy(stored, b.now(), cfg) {
-		e.tok.Store(stored)
-		return &served{tok: stored}, nil
+	return b.refreshLocked(ctx, s, e, mode)
+}
+
+// refreshLocked re-checks storage (another node, an earlier flight or the
+// periodic refresh may have cached a token, or a back-off be running),
+// then grants. A rotate drops the cached token first (API.md).
+func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry, mode refreshMode) (*served, error) {
+	name, cfg := e.conn.name, e.conn.cfg
+	var stored *cachedToken
+	if mode == onRotate {
+		if b.readOnly() {
+			return nil, logical.ErrReadOnly
+		}
+		if err := b.dropToken(ctx, s, e); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if stored, err = loadToken(ctx, s, name); err != nil {
+			return nil, err // a failing Get must not mint
+		}
+		if mode.satisfiedBy(stored, b.now(), cfg) {
+			e.tok.Store(stored)
+			return &served{tok: stored}, nil
+		}
 	}
 	if b.readOnly() {
 		return nil, logical.ErrReadOnly
 	}
-	return b.mint(ctx, s, e, stored, mode)
-}
-
-// mint asks the vendor, caches the answer in storage then memory, and
-// falls back to a still-valid token when the vendor fails a read's refresh.
-func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored *cachedToken, mode refreshMode) (*served, error) {
-	name := e.conn.name
-	tok, grantErr := e.conn.grant(ctx, b.now)
-	b.recordGrant(ctx, s, name, grantErr)
-	if grantErr != nil {
-		b.Logger().Warn("token grant failed", "config", name, "error", grantErr.Error())
-		if mode != onRotate && stored.usable(b.now(), e.conn.cfg.Generation) {
-			return b.fallBack(e, stored, grantErr), nil
-		}
-		return nil, grantErr
-	}
-	// Never hand out a token the plugin cannot remember: the next reader
-	// would mint another and the vendor would see two requests per cycle.
-	if err := storeToken(ctx, s, name, tok); err != nil {
+	st, err := loadStatus(ctx, s, name)
+	if err != nil {
 		return nil, err
 	}
+	if mode != onRotate && st.backingOff(b.now()) {
+		if !stored.usable(b.now(), cfg.Generation) {
+			stored = nil
+		}
+		f := failureFrom(name, st, stored, nil)
+		e.failure.Store(f)
+		return f.serve(stored, b.now(), cfg.Generation)
+	}
+	return b.mint(ctx, s, e, stored, st, mode)
+}
+
+func (b *backend) dropToken(ctx context.Context, s logical.Storage, e *entry) error {
+	if err := s.Delete(ctx, tokenPrefix+e.conn.name); err != nil {
+		return readOnlyOr(fmt.Errorf("dropping the cached token of %q: %w", e.conn.name, err))
+	}
+	e.tok.Store(nil)
+	return nil
+}
+
+// mint records the grant's start, asks the vendor, and caches the answer
+// in storage then memory. A token the plugin cannot store is a failure
+// like any other: handing it out would make the next reader mint again.
+func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored *cachedToken, st *grantStatus, mode refreshMode) (*served, error) {
+	name := e.conn.name
+	st.GrantStartedAt = b.now()
+	if err := storeStatus(ctx, s, name, st); err != nil {
+		// The replication state does not tell every read-only node
+		// (OpenBao standbys serve reads themselves); storage does.
+		return nil, readOnlyOr(err)
+	}
+	tok, fail := e.conn.grant(ctx, b.now)
+	if fail == nil {
+		if err := storeToken(ctx, s, name, tok); err != nil {
+			fail = transient(fmt.Errorf("vendor config %q: the new token could not be cached, so it is not handed out: %w", name, err))
+		}
+	}
+	if fail != nil {
+		return b.failed(ctx, s, e, stored, st, fail, mode)
+	}
+	st.succeeded(b.now())
+	b.saveStatus(ctx, s, name, st)
 	e.read.Store(false)
 	e.failure.Store(nil)
 	e.tok.Store(tok)
-	b.Logger().Debug("token minted", "config", name, "expires_at", tok.ExpiresAt.UTC().Format(time.RFC3339))
+	b.Logger().Debug("token minted", "config", name, "expires_at", rfc3339(tok.ExpiresAt))
 	return &served{tok: tok}, nil
 }
 
-// fallBack serves the still-valid cached token after a failed refresh,
-// with a warning, and holds further attempts off for a cooldown.
-func (b *backend) fallBack(e *entry, stored *cachedToken, grantErr error) *served {
-	warning := fmt.Sprintf("refreshing the token failed; serving the cached token valid until %s: %v",
-		stored.ExpiresAt.UTC().Format(time.RFC3339), grantErr)
-	e.tok.Store(stored)
-	e.failure.Store(&refreshFailure{until: b.now().Add(retryCooldown(stored, e.conn.cfg.RefreshBefore)), warning: warning})
-	return &served{tok: stored, warning: warning}
+// readOnlyOr hands Vault logical.ErrReadOnly itself when storage refused a
+// write for that reason, so that it forwards the request to the node that
+// can write (matched by message: errors.Is does not survive gRPC).
+func readOnlyOr(err error) error {
+	if strings.Contains(err.Error(), logical.ErrReadOnly.Error()) {
+		return logical.ErrReadOnly
+	}
+	return err
 }

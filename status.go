@@ -9,39 +9,77 @@ import (
 
 const statusPrefix = "status/"
 
-// grantStatus is the operator's view of a config's grants. It lives in
-// storage next to the token, so every node (and a new leader) reports the
-// same history. It never holds the token or a secret: last_error is already
-// redacted.
+// grantStatus is the operator's view of a config's grants and the state
+// of its back-off. It lives in storage next to the token, so every node
+// (and a new leader, or the plugin after a restart) reports the same
+// history and honours the same back-off. It never holds the token or a
+// secret: last_error is already redacted.
 type grantStatus struct {
 	Grants        uint64    `json:"grants"`
 	Failures      uint64    `json:"failures"`
 	LastGrantAt   time.Time `json:"last_grant_at,omitempty"`
 	LastFailureAt time.Time `json:"last_failure_at,omitempty"`
 	LastError     string    `json:"last_error,omitempty"`
+	// LastErrorCode is the HTTP status readers got with LastError (502,
+	// 504), 0 for an internal (storage) failure.
+	LastErrorCode int `json:"last_error_code,omitempty"`
+
+	// ConsecutiveFailures since the last success; drives the back-off.
+	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
+	// NextAttemptAt: until then readers get LastError (or the still-valid
+	// token with a warning) without a vendor request.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitempty"`
+	// GrantStartedAt is written before the vendor is asked: a node that
+	// cannot write storage learns it there, and status shows a grant in
+	// flight.
+	GrantStartedAt time.Time `json:"grant_started_at,omitempty"`
 }
 
-// recordGrant counts one grant attempt. Failing to record it is logged,
-// not returned: the token itself is already cached (or the grant's own
-// error is what the reader needs to see).
-func (b *backend) recordGrant(ctx context.Context, s logical.Storage, name string, grantErr error) {
-	st, err := loadStatus(ctx, s, name)
-	if err == nil {
-		st.apply(b.now(), grantErr)
-		err = storeStatus(ctx, s, name, st)
+func (st *grantStatus) succeeded(now time.Time) {
+	st.Grants++
+	st.LastGrantAt = now
+	st.ConsecutiveFailures = 0
+	st.NextAttemptAt = time.Time{}
+	st.GrantStartedAt = time.Time{}
+}
+
+// failed counts a failure and returns the back-off it earns.
+func (st *grantStatus) failed(now time.Time, f *grantFailure) time.Duration {
+	st.Failures++
+	st.ConsecutiveFailures++
+	st.LastFailureAt = now
+	st.LastError = f.err.Error()
+	st.LastErrorCode = codeOf(f.err)
+	st.GrantStartedAt = time.Time{}
+	return backoffAfter(st.ConsecutiveFailures, f)
+}
+
+// backingOff: a recent failure asks readers to wait.
+func (st *grantStatus) backingOff(now time.Time) bool {
+	return now.Before(st.NextAttemptAt)
+}
+
+// resetBackoff: an operator's config write is a reason to try at once.
+func (st *grantStatus) resetBackoff() bool {
+	if st.ConsecutiveFailures == 0 && st.NextAttemptAt.IsZero() {
+		return false
 	}
-	if err != nil {
+	st.ConsecutiveFailures, st.NextAttemptAt = 0, time.Time{}
+	return true
+}
+
+// saveStatus stores a grant's outcome. Failing to record it is logged, not
+// returned: the token itself is already cached (or the grant's own error
+// is what the reader needs to see).
+func (b *backend) saveStatus(ctx context.Context, s logical.Storage, name string, st *grantStatus) {
+	if err := storeStatus(ctx, s, name, st); err != nil {
 		b.Logger().Warn("could not record grant status", "config", name, "error", err)
 	}
 }
 
-func (st *grantStatus) apply(now time.Time, grantErr error) {
-	if grantErr != nil {
-		st.Failures++
-		st.LastFailureAt = now
-		st.LastError = grantErr.Error()
-		return
+func codeOf(err error) int {
+	if coded, ok := err.(logical.HTTPCodedError); ok {
+		return coded.Code()
 	}
-	st.Grants++
-	st.LastGrantAt = now
+	return 0
 }

@@ -56,7 +56,14 @@ func TestFailingPutDoesNotHandOutToken(t *testing.T) {
 	if e := env.b.cached("agentsync"); e != nil && e.tok.Load() != nil {
 		t.Fatal("a token that could not be stored is cached in memory")
 	}
+	if _, err := env.do(logical.ReadOperation, "creds/agentsync", nil); !errors.Is(err, errInjected) || env.tokenRequests(vendorsim.AgentSync) != 1 {
+		t.Fatalf("a read in the back-off: %v after %d vendor requests, want the same error and no new request", err, env.tokenRequests(vendorsim.AgentSync))
+	}
+	if st := env.read("status/agentsync").Data; st["failures"] != uint64(1) || st["grants"] != uint64(0) {
+		t.Fatalf("status after a token that could not be cached: %v", st)
+	}
 	fs.failPut.Store("")
+	env.clock.Advance(time.Second)
 	tok := env.read("creds/agentsync").Data["access_token"].(string)
 	again := newTestEnvWith(t, fs, env.clock).read("creds/agentsync").Data["access_token"]
 	if again != tok {

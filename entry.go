@@ -1,0 +1,113 @@
+package oauthvendor
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// The entry lifecycle: an entry is the in-memory view of one config, built
+// from storage on first use (connect), shared by every reader, and
+// forgotten when the config is written, deleted or invalidated. Entries
+// are created and forgotten only under the config's name lock, which
+// config writes, deletes and grants hold too: an entry in the map is the
+// config in storage, and a grant holding a forgotten one sees `gone`.
+
+// entry is one config's connection (decoded once per config version) and
+// its shared token.
+type entry struct {
+	conn *connection
+	tok  atomic.Pointer[cachedToken]
+	// read: somebody read the current token; only those are refreshed
+	// proactively.
+	read atomic.Bool
+	// failure: the last grant failed; readers get its answer until the
+	// back-off passes.
+	failure atomic.Pointer[failureState]
+	// gone: forgotten; whoever holds it must load the current entry.
+	gone atomic.Bool
+}
+
+func (b *backend) cached(name string) *entry {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.entries[name]
+}
+
+// entryFor returns the in-memory entry for a config, loading and decoding
+// the config from storage once per config version. nil when there is no
+// such config.
+func (b *backend) entryFor(ctx context.Context, s logical.Storage, name string) (*entry, error) {
+	if e := b.cached(name); e != nil {
+		return e, nil
+	}
+	unlock := b.locks.lock(name)
+	defer unlock()
+	return b.entryLocked(ctx, s, name)
+}
+
+// entryLocked is entryFor with the name lock held.
+func (b *backend) entryLocked(ctx context.Context, s logical.Storage, name string) (*entry, error) {
+	if e := b.cached(name); e != nil {
+		return e, nil
+	}
+	cfg, err := loadConfig(ctx, s, name)
+	if err != nil || cfg == nil {
+		return nil, err
+	}
+	conn, err := b.connect(ctx, name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{conn: conn}
+	b.mu.Lock()
+	b.entries[name] = e
+	b.mu.Unlock()
+	return e, nil
+}
+
+// mustEntryFor is entryFor for paths where a missing config is a 404.
+func (b *backend) mustEntryFor(ctx context.Context, s logical.Storage, name string) (*entry, error) {
+	e, err := b.entryFor(ctx, s, name)
+	if err == nil && e == nil {
+		err = notFound(name)
+	}
+	return e, err
+}
+
+// connect prepares a stored config to run.
+func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (*connection, error) {
+	cfg := raw.effective()
+	client, err := newHTTPClient(cfg, b.Logger().Named("http").With("config", name))
+	if err != nil {
+		return nil, fmt.Errorf("config %q: %w", name, err)
+	}
+	if b.tuneHTTP != nil {
+		b.tuneHTTP(client)
+	}
+	return &connection{name: name, cfg: cfg, client: client, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx)}, nil
+}
+
+// forgetLocked drops a config's in-memory state (the next read reloads
+// storage); the name lock is held.
+func (b *backend) forgetLocked(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropLocked(name)
+}
+
+// dropLocked removes an entry and closes its idle vendor connections;
+// b.mu is held.
+func (b *backend) dropLocked(name string) {
+	if e, ok := b.entries[name]; ok {
+		e.gone.Store(true)
+		e.conn.client.HTTPClient.CloseIdleConnections()
+		delete(b.entries, name)
+	}
+}
+
+func notFound(name string) error {
+	return logical.CodedError(404, fmt.Sprintf("no vendor config named %q", name))
+}

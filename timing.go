@@ -1,0 +1,127 @@
+package oauthvendor
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// The timing policy, top to bottom: how long a token is served, when a
+// read or the periodic pass replaces it, and how long a failing vendor is
+// left alone. API.md ("creds/<name> response", "Failures and back-off")
+// is the contract; lease_test.go checks the arithmetic.
+
+// Lease arithmetic.
+const (
+	// minLease: a token with less lease than this left is not served.
+	minLease = 2 * time.Second
+	// minLifetime: a vendor lifetime shorter than this could never give a
+	// lease of minLease after its margin, so it is refused as garbage.
+	minLifetime = 3 * time.Second
+	// maxLifetime: anything longer is a vendor bug (or an overflow attempt).
+	maxLifetime = 10 * 365 * 24 * time.Hour
+)
+
+// Back-off after failed grants.
+const (
+	// backoffTransient starts the back-off after a 5xx, a timeout, garbage
+	// or a storage fault: the vendor may be back in a moment.
+	backoffTransient = time.Second
+	// backoffRejected starts it after the vendor refused the credentials:
+	// asking again with the same ones cannot succeed, and password grants
+	// lock accounts after a few failures (AlphaSense, page 000).
+	backoffRejected = 30 * time.Second
+	// backoffMax caps the growth: an operator who fixes the vendor side
+	// without touching Vault waits at most this long.
+	backoffMax = 5 * time.Minute
+	// retryAfterMax caps how long a vendor's Retry-After can silence a config.
+	retryAfterMax = time.Hour
+)
+
+func (t *cachedToken) lifetime() time.Duration { return t.ExpiresAt.Sub(t.MintedAt) }
+
+// margin keeps a lease ending before its token: a minute, or a tenth of
+// the lifetime for tokens under ten minutes.
+func (t *cachedToken) margin() time.Duration {
+	if l := t.lifetime(); l < 10*time.Minute {
+		return l / 10
+	}
+	return time.Minute
+}
+
+// rawLease is the time a reader may hold the token, before max_ttl.
+func (t *cachedToken) rawLease(now time.Time) time.Duration {
+	return t.ExpiresAt.Sub(now) - t.margin()
+}
+
+// leaseTTL is the TTL handed to a reader, in whole seconds; never 0 for a
+// servable token (Vault would turn 0 into the mount default, 32 days).
+func (t *cachedToken) leaseTTL(now time.Time, maxTTL time.Duration) time.Duration {
+	ttl := t.rawLease(now).Truncate(time.Second)
+	if maxTTL > 0 && ttl > maxTTL {
+		ttl = maxTTL
+	}
+	return max(ttl, time.Second)
+}
+
+func (t *cachedToken) servable(now time.Time) bool { return t.rawLease(now) >= minLease }
+
+// refreshWindow is how long before expiry a read mints a new token. The
+// default min(max(L/4, 2m), L/2) makes Vault Agent's re-read of a
+// non-renewable lease (at 85-95% of its TTL) land inside the window for
+// every lifetime, so an Agent gets a new token rather than the same one
+// with an ever-shorter lease (checked in lease_test.go).
+func (t *cachedToken) refreshWindow(refreshBefore time.Duration) time.Duration {
+	l := t.lifetime()
+	if refreshBefore > 0 {
+		// Never more than half the lifetime: a refresh_before longer than
+		// the vendor's tokens would otherwise mint on every read and run
+		// into the token endpoint's rate limit (AlphaSense, AgentSync: 429).
+		return min(refreshBefore, l/2)
+	}
+	return min(max(l/4, 2*time.Minute), l/2)
+}
+
+// proactiveWindow opens before the read path's refresh window by up to two
+// periodic ticks (Vault calls PeriodicFunc about once a minute), so the
+// background refresh lands before any reader would have to wait.
+func (t *cachedToken) proactiveWindow(refreshBefore time.Duration) time.Duration {
+	lead := min(2*time.Minute, t.lifetime()/4)
+	return min(t.refreshWindow(refreshBefore)+lead, t.lifetime()*3/4)
+}
+
+// fresh: served from cache without asking the vendor.
+func (t *cachedToken) fresh(now time.Time, refreshBefore time.Duration, generation uint64) bool {
+	return t != nil && t.Generation == generation && t.servable(now) &&
+		t.ExpiresAt.Sub(now) >= t.refreshWindow(refreshBefore)
+}
+
+// usable: still valid for a reader even though a refresh is due; served
+// with a warning when the refresh fails.
+func (t *cachedToken) usable(now time.Time, generation uint64) bool {
+	return t != nil && t.Generation == generation && t.servable(now)
+}
+
+// backoffAfter is how long a config waits after its n-th consecutive
+// failed grant (n >= 1): exponential from a base that depends on why it
+// failed, capped, and never shorter than the vendor's own Retry-After
+// (RFC 9110 10.2.3).
+func backoffAfter(n int, f *grantFailure) time.Duration {
+	base := backoffTransient
+	if f.rejected {
+		base = backoffRejected
+	}
+	d := retryablehttp.DefaultBackoff(base, backoffMax, n-1, nil)
+	if f.retryAfter > d {
+		d = min(f.retryAfter, retryAfterMax)
+	}
+	return d
+}
+
+// staleRetryAfter bounds the back-off while a still-valid token is served:
+// the next attempt comes no later than halfway through the lease the token
+// has left (so a vendor that recovers is asked again before readers run
+// out), and no sooner than a second after the last one.
+func staleRetryAfter(backoff time.Duration, t *cachedToken, now time.Time) time.Duration {
+	return max(min(backoff, t.rawLease(now)/2), time.Second)
+}
