@@ -64,7 +64,9 @@ func (b *backend) failed(ctx context.Context, s logical.Storage, e *entry, store
 		stored = nil
 	}
 	if stored != nil {
-		wait = staleRetryAfter(wait, stored, now)
+		// Sooner while a token still serves, but never before the
+		// vendor's own Retry-After.
+		wait = max(staleRetryAfter(wait, stored, now), min(fail.retryAfter, retryAfterMax))
 	}
 	st.NextAttemptAt = now.Add(wait)
 	b.saveStatus(ctx, s, name, st)
