@@ -45,6 +45,9 @@ func (b *backend) configExists(ctx context.Context, req *logical.Request, d *fra
 
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if err := validateName(name); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	old, err := loadConfig(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
