@@ -32,7 +32,9 @@ type fakeVendor struct {
 	// onRequest, when set, runs as each request arrives (the schedule
 	// test's invariant checks), before the answer is chosen.
 	onRequest func(name, secret string, at time.Time)
-	seq       int
+	// onAnswer, when set, runs once the answer is chosen.
+	onAnswer func(name string, m vendorMode, at time.Time)
+	seq      int
 }
 
 // vendorMode is how a token endpoint answers until told otherwise.
@@ -147,6 +149,9 @@ func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp := v.answer(req, name, secret, at, m)
+	if v.onAnswer != nil {
+		v.onAnswer(name, m, at)
+	}
 	v.mu.Lock()
 	v.log[idx].status = resp.StatusCode
 	v.mu.Unlock()

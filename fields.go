@@ -27,7 +27,7 @@ func configFields() map[string]*framework.FieldSchema {
 		return &framework.FieldSchema{Type: framework.TypeBool, Description: desc, Default: def}
 	}
 	return map[string]*framework.FieldSchema{
-		"name":             {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		"name":             {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
 		"preset":           {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":        str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
 		"grant_type":       {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
@@ -49,7 +49,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"refresh_before":   dur("Mint a new token on read once less than this is left (default min(max(L/4, 2m), L/2))."),
 		"max_ttl":          dur("Cap on the lease TTL handed to readers."),
 		"lease":            boolean("creds answers with a lease (default true); false gives a plain response with ttl.", true),
-		"timeout":          dur("Per token request, retries included (default 15s)."),
+		"timeout":          dur("Per token request, retries included (default 15s, at most 60s: Vault's default request limit is 90s)."),
 		"ca_cert":          str("Extra trusted CA (PEM) for the token endpoint."),
 		"api_key_in_creds": boolean("Also return api_key from creds/<name>.", false),
 	}

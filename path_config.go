@@ -48,6 +48,9 @@ func (b *backend) configExists(ctx context.Context, req *logical.Request, d *fra
 // the config being replaced.
 func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if err := validateName(name); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	unlock := b.locks.lock(name)
 	defer unlock()
 	old, err := loadConfig(ctx, req.Storage, name)
@@ -133,6 +136,9 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
+	if !storableName(name) {
+		return nil, nil // storage could not hold it: nothing to delete
+	}
 	// Under the lock a grant in flight finishes first: nothing it stores
 	// outlives the delete, and a config re-created under the name starts
 	// clean.

@@ -22,6 +22,15 @@ func genericConfig() map[string]interface{} {
 	}
 }
 
+// patchedConfig is genericConfig with patch applied over it.
+func patchedConfig(patch map[string]interface{}) map[string]interface{} {
+	data := genericConfig()
+	for k, v := range patch {
+		data[k] = v
+	}
+	return data
+}
+
 func TestConfigWriteOnlyFields(t *testing.T) {
 	env := newTestEnv(t)
 	env.write("config/as", map[string]interface{}{
@@ -139,14 +148,34 @@ func TestConfigValidation(t *testing.T) {
 		{"token_field with spaces", map[string]interface{}{"token_field": " access_token"}, "token_field"},
 		{"alphasense without api_key", map[string]interface{}{"preset": "alphasense", "username": "u", "password": "p"}, "api_key"},
 		{"alation without token_url", map[string]interface{}{"preset": "alation", "token_url": ""}, "token_url"},
+		// Page 000 marks all five AlphaSense credentials required.
+		{"alphasense without client_secret", map[string]interface{}{"preset": "alphasense", "client_secret": "", "username": "u", "password": "p", "api_key": "k"}, "client_secret"},
+		{"alphasense without client_id", map[string]interface{}{"preset": "alphasense", "client_id": "", "username": "u", "password": "p", "api_key": "k"}, "client_id"},
+		{"api_key with a control character", map[string]interface{}{"api_key": "ak-\x01-VALUE"}, "api_key"},
+		{"api_key with a line break", map[string]interface{}{"api_key": "ak-VALUE\r\nX-Injected: 1"}, "api_key"},
+		{"api_key with DEL", map[string]interface{}{"api_key": "ak-\x7f-VALUE"}, "api_key"},
+		{"header value with ESC", map[string]interface{}{"headers": map[string]interface{}{"X-A": "hv-\x1b[31m-VALUE"}}, "headers"},
+		{"header value with DEL", map[string]interface{}{"headers": map[string]interface{}{"X-A": "hv-\x7f-VALUE"}}, "headers"},
+		{"api_key_header Content-Type", map[string]interface{}{"api_key": "k", "api_key_header": "content-type"}, "api_key_header"},
+		{"api_key_header Host", map[string]interface{}{"api_key": "k", "api_key_header": "Host"}, "api_key_header"},
+		{"api_key_header Transfer-Encoding", map[string]interface{}{"api_key": "k", "api_key_header": "Transfer-Encoding"}, "api_key_header"},
+		{"api_key_header Authorization with basic", map[string]interface{}{"api_key": "k", "api_key_header": "authorization", "client_auth": "basic"}, "api_key_header"},
+		{"header Authorization with basic", map[string]interface{}{"client_auth": "basic", "headers": map[string]interface{}{"Authorization": "Bearer x"}}, "headers"},
+		{"header named as api_key_header", map[string]interface{}{"api_key": "k", "headers": map[string]interface{}{"X-API-KEY": "other"}}, "headers"},
+		{"header named as a custom api_key_header", map[string]interface{}{"api_key": "k", "api_key_header": "A-Api-Key", "headers": map[string]interface{}{"a-api-key": "other"}}, "headers"},
+		{"token_url port 0", map[string]interface{}{"token_url": "https://auth.example.com:0/token"}, "token_url"},
+		{"token_url port 70000", map[string]interface{}{"token_url": "https://auth.example.com:70000/token"}, "token_url"},
+		{"token_url port abc", map[string]interface{}{"token_url": "https://auth.example.com:abc/token"}, "token_url"},
+		{"token_url port overflowing int", map[string]interface{}{"token_url": "https://auth.example.com:99999999999999999999/token"}, "token_url"},
+		{"timeout above 60s", map[string]interface{}{"timeout": "61s"}, "timeout"},
+		{"timeout above 10 years", map[string]interface{}{"timeout": "100000h"}, "timeout"},
+		{"headers not pairs", map[string]interface{}{"headers": []interface{}{"X-Partner-Key: hv-VALUE"}}, "headers"},
+		{"params not pairs", map[string]interface{}{"params": map[string]interface{}{"k": map[string]interface{}{"x": "pv-VALUE"}}}, "params"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			env := newTestEnv(t)
-			data := genericConfig()
-			for k, v := range c.patch {
-				data[k] = v
-			}
+			data := patchedConfig(c.patch)
 			resp, err := env.do(logical.CreateOperation, "config/bad", data)
 			if err != nil && !strings.Contains(err.Error(), c.field) {
 				t.Fatalf("error %q does not name %s", err, c.field)
@@ -154,10 +183,17 @@ func TestConfigValidation(t *testing.T) {
 			if err == nil && (resp == nil || !resp.IsError()) {
 				t.Fatalf("accepted: %v", resp)
 			}
-			// Ours start with "<field>:"; the framework's type errors say
-			// `field "<field>"`. Both name it.
-			if err == nil && !strings.Contains(resp.Error().Error(), c.field) {
+			// Ours, the conversion guard's included, start with "<field>:".
+			if err == nil && !strings.HasPrefix(resp.Error().Error(), c.field+":") {
 				t.Fatalf("error %q does not name the field %s", resp.Error(), c.field)
+			}
+			// Write-only values and header values never come back.
+			if err == nil {
+				for _, v := range echoForbidden(data) {
+					if strings.Contains(resp.Error().Error(), v) {
+						t.Fatalf("error %q echoes %q", resp.Error(), v)
+					}
+				}
 			}
 			if entry, _ := env.storage.Get(t.Context(), "config/bad"); entry != nil {
 				t.Fatal("a rejected config was stored")

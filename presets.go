@@ -26,6 +26,8 @@ type preset struct {
 var presets = map[string]preset{
 	// Vendor page 000: password grant, form body, API key in x-api-key on
 	// the token request (and on every API call: see api_key_in_creds).
+	// Its parameter table marks all five credentials Required, client_secret
+	// included, though the password grant alone would not need it.
 	"alphasense": {
 		Vendor: "AlphaSense Agent API",
 		Docs:   "POST https://api.alpha-sense.com/auth, password grant, form body, x-api-key header; 24 h tokens",
@@ -35,7 +37,7 @@ var presets = map[string]preset{
 			BodyFormat: bodyForm,
 			ClientAuth: authBody,
 		},
-		Requires:   []string{"api_key"},
+		Requires:   []string{"client_id", "client_secret", "username", "password", "api_key"},
 		KnownHosts: []string{"api.alpha-sense.com"},
 	},
 	// Vendor page 002: not OAuth at all. A JSON {username, password} login

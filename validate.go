@@ -3,13 +3,16 @@ package oauthvendor
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on operator input: generous for any real vendor, small enough that
@@ -19,8 +22,18 @@ const (
 	maxCACertLen  = 64 << 10
 	maxPairs      = 32
 	maxTokenURL   = 2048
-	maxTimeout    = 5 * time.Minute
 	maxDurationIn = 10 * 365 * 24 * time.Hour
+	// maxTimeout stays below Vault's default max_request_duration (90 s):
+	// a creds read that waits on the vendor longer is cut off by Vault
+	// with a bare 5xx, never the vendor's 502/504 naming the cause.
+	maxTimeout = 60 * time.Second
+	// maxNameLen keeps config/<name>, token/<name> and status/<name>, under
+	// the mount's storage prefix, far below every backend's key limit
+	// (integrated storage 32 KiB; DynamoDB and MySQL a few KiB), and names
+	// short enough to read in logs and metric labels.
+	maxNameLen = 128
+	// maxQuoted is how much of an operator value an error message quotes.
+	maxQuoted = 64
 )
 
 // fieldError is a caller mistake: it becomes a 400 naming the field.
@@ -32,6 +45,75 @@ func (e *fieldError) Error() string { return e.field + ": " + e.reason }
 
 func fieldErr(field, format string, args ...interface{}) error {
 	return &fieldError{field: field, reason: fmt.Sprintf(format, args...)}
+}
+
+// prefix is the only way operator text enters an error message: at most
+// maxQuoted bytes, cut on a rune boundary, so a 1 MB bad value is not sent
+// back whole in the 400 (nor written to the audit log, where error text is
+// not HMACed). Write-only values and header values never pass here: no
+// message shows them, not even cut. quote and clip mark a cut with "...".
+func prefix(s string) (string, bool) {
+	if len(s) <= maxQuoted {
+		return s, false
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut], true
+}
+
+// quote shows an operator value as a Go string literal.
+func quote(s string) string {
+	p, cut := prefix(s)
+	if cut {
+		return strconv.Quote(p) + "..."
+	}
+	return strconv.Quote(p)
+}
+
+// clip is prefix for text that already quotes its part of a value (a parse
+// error of token_url).
+func clip(s string) string {
+	if p, cut := prefix(s); cut {
+		return p + "..."
+	}
+	return s
+}
+
+// hasCTL reports a control character that cannot travel in an HTTP field
+// value: RFC 9110 5.5 allows VCHAR, obs-text, SP and HTAB only. Go's
+// transport would refuse the request at every grant; refusing at write
+// names the field instead.
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// nameRe is the route's framework.GenericNameRegex("name"), repeated so that
+// validateName holds for callers that did not come through the route.
+var nameRe = regexp.MustCompile(`^\w(([\w-.]+)?\w)?$`)
+
+// validateName refuses a config name that storage cannot hold. Vault's
+// storage view refuses any key containing ".." (logical.ErrRelativePath),
+// which GenericNameRegex lets through ("a..b"); the plugin would see it as
+// a storage error, a 500. Call it before the first storage access.
+func validateName(name string) error {
+	switch {
+	case name == "":
+		return fieldErr("name", "required")
+	case len(name) > maxNameLen:
+		return fieldErr("name", "longer than %d bytes", maxNameLen)
+	case !nameRe.MatchString(name):
+		return fieldErr("name", "%s may hold only letters, digits, _, - and ., and must start and end with a letter, digit or _", quote(name))
+	case strings.Contains(name, ".."):
+		return fieldErr("name", "%s contains \"..\", which Vault storage refuses as a relative path", quote(name))
+	}
+	return nil
 }
 
 // httpTokenRe is RFC 9110's token, the grammar of a header field name.
@@ -62,8 +144,8 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return oneOf("client_auth", eff.ClientAuth, authBody, authBasic) },
 		func() error { return validateCredentials(eff) },
 		func() error { return validateDurations(eff) },
-		func() error { return validateHeaderName("api_key_header", eff.APIKeyHeader) },
-		func() error { return validateHeaders(eff.Headers) },
+		func() error { return validateAPIKey(eff) },
+		func() error { return validateHeaders(eff) },
 		func() error { return validateParams(eff.Params) },
 		func() error { return validateScopes(eff.Scopes) },
 		func() error { return validateResponseFields(eff) },
@@ -79,7 +161,7 @@ func validate(raw, eff *vendorConfig) error {
 
 func validatePreset(name string) error {
 	if _, ok := presets[name]; name != "" && !ok {
-		return fieldErr("preset", "unknown preset %q (known: %s)", name, strings.Join(presetNames(), ", "))
+		return fieldErr("preset", "unknown preset %s (known: %s)", quote(name), strings.Join(presetNames(), ", "))
 	}
 	return nil
 }
@@ -90,7 +172,7 @@ func oneOf(field, value string, allowed ...string) error {
 			return nil
 		}
 	}
-	return fieldErr(field, "%q is not one of %s", value, strings.Join(allowed, ", "))
+	return fieldErr(field, "%s is not one of %s", quote(value), strings.Join(allowed, ", "))
 }
 
 func validateSizes(c *vendorConfig) error {
@@ -118,8 +200,21 @@ func validateTokenURL(raw string) error {
 		return fieldErr("token_url", "required (the preset has no fixed token URL)")
 	}
 	u, err := url.Parse(raw)
+	var perr *url.Error
+	if errors.As(err, &perr) {
+		// The inner error names the bad part ("invalid port \":abc\" after
+		// host"), not the whole URL as perr.Error() would.
+		return fieldErr("token_url", "does not parse: %s", clip(perr.Err.Error()))
+	}
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return fieldErr("token_url", "must be an absolute URL such as https://auth.example.com/oauth/token")
+	}
+	// url.Parse accepts any digits after the colon; the dialer would fail
+	// on every grant instead of at write.
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fieldErr("token_url", "port %s is not in 1-65535", quote(p))
+		}
 	}
 	if u.User != nil {
 		return fieldErr("token_url", "must not carry credentials; use client_id/client_secret")
@@ -135,7 +230,7 @@ func validateTokenURL(raw string) error {
 	case u.Scheme == "http":
 		return fieldErr("token_url", "must be https (http is allowed only for loopback hosts)")
 	default:
-		return fieldErr("token_url", "scheme %q is not https", u.Scheme)
+		return fieldErr("token_url", "scheme %s is not https", quote(u.Scheme))
 	}
 }
 
@@ -157,9 +252,6 @@ func validateCredentials(c *vendorConfig) error {
 	if c.ClientAuth == authBasic {
 		need = append(need, "client_id")
 	}
-	if p, ok := presets[c.Preset]; ok {
-		need = append(need, p.Requires...)
-	}
 	have := map[string]string{
 		"client_id": c.ClientID, "client_secret": c.ClientSecret, "username": c.Username,
 		"password": c.Password, "api_key": c.APIKey,
@@ -167,6 +259,13 @@ func validateCredentials(c *vendorConfig) error {
 	for _, field := range need {
 		if have[field] == "" {
 			return fieldErr(field, "required for grant_type %s%s", c.GrantType, presetSuffix(c.Preset))
+		}
+	}
+	if p, ok := presets[c.Preset]; ok {
+		for _, field := range p.Requires {
+			if have[field] == "" {
+				return fieldErr(field, "required with preset %s (%s asks for it on every token request)", c.Preset, p.Vendor)
+			}
 		}
 	}
 	return nil
@@ -183,17 +282,21 @@ func validateDurations(c *vendorConfig) error {
 	durs := []struct {
 		field string
 		d     time.Duration
-	}{{"default_ttl", c.DefaultTTL}, {"refresh_before", c.RefreshBefore}, {"max_ttl", c.MaxTTL}, {"timeout", c.Timeout}}
+		max   time.Duration
+		limit string
+	}{
+		{"default_ttl", c.DefaultTTL, maxDurationIn, "10 years"},
+		{"refresh_before", c.RefreshBefore, maxDurationIn, "10 years"},
+		{"max_ttl", c.MaxTTL, maxDurationIn, "10 years"},
+		{"timeout", c.Timeout, maxTimeout, maxTimeout.String() + " (Vault's default request limit is 90s)"},
+	}
 	for _, x := range durs {
 		if x.d < 0 {
 			return fieldErr(x.field, "must not be negative")
 		}
-		if x.d > maxDurationIn {
-			return fieldErr(x.field, "must not exceed 10 years")
+		if x.d > x.max {
+			return fieldErr(x.field, "must not exceed %s", x.limit)
 		}
-	}
-	if c.Timeout > maxTimeout {
-		return fieldErr("timeout", "must not exceed %s", maxTimeout)
 	}
 	if c.DefaultTTL > 0 && c.DefaultTTL < minLifetime {
 		return fieldErr("default_ttl", "must be at least %s", minLifetime)
@@ -202,25 +305,72 @@ func validateDurations(c *vendorConfig) error {
 }
 
 func validateHeaderName(field, name string) error {
+	if len(name) > 256 {
+		return fieldErr(field, "header name %s is longer than 256 bytes", quote(name))
+	}
 	if !httpTokenRe.MatchString(name) {
-		return fieldErr(field, "%q is not a valid HTTP header name", name)
+		return fieldErr(field, "%s is not a valid HTTP header name", quote(name))
 	}
 	return nil
 }
 
-func validateHeaders(h map[string]string) error {
-	if len(h) > maxPairs {
+// engineHeaders are the headers another field makes the engine set, by
+// canonical name, with that field: a header of the same name would be
+// overwritten on the wire without a word.
+func engineHeaders(c *vendorConfig) map[string]string {
+	h := map[string]string{}
+	if c.ClientAuth == authBasic {
+		h["Authorization"] = "client_auth=basic" // RFC 6749 2.3.1
+	}
+	return h
+}
+
+// validateAPIKey: the key travels as a header value, so it must be one; its
+// header must be one the engine leaves alone. The key is write-only: no
+// message quotes it.
+func validateAPIKey(c *vendorConfig) error {
+	if hasCTL(c.APIKey) {
+		return fieldErr("api_key", "has a control character, which an HTTP header value cannot carry (RFC 9110 5.5)")
+	}
+	if err := validateHeaderName("api_key_header", c.APIKeyHeader); err != nil {
+		return err
+	}
+	canon := http.CanonicalHeaderKey(c.APIKeyHeader)
+	if reservedHeaders[canon] {
+		return fieldErr("api_key_header", "%s is set by the engine or frames the request", quote(c.APIKeyHeader))
+	}
+	if by, ok := engineHeaders(c)[canon]; ok {
+		return fieldErr("api_key_header", "%s is set by %s", quote(c.APIKeyHeader), by)
+	}
+	return nil
+}
+
+// validateHeaders: names are RFC 9110 tokens the engine does not set; values
+// are never quoted (an operator may put a partner key in one).
+func validateHeaders(c *vendorConfig) error {
+	if len(c.Headers) > maxPairs {
 		return fieldErr("headers", "more than %d headers", maxPairs)
 	}
-	for name, value := range h {
+	engine := engineHeaders(c)
+	for name, value := range c.Headers {
 		if err := validateHeaderName("headers", name); err != nil {
 			return err
 		}
-		if reservedHeaders[http.CanonicalHeaderKey(name)] {
-			return fieldErr("headers", "%q is set by the engine (use body_format for Content-Type)", name)
+		canon := http.CanonicalHeaderKey(name)
+		if reservedHeaders[canon] {
+			return fieldErr("headers", "%s is set by the engine (use body_format for Content-Type)", quote(name))
 		}
-		if strings.ContainsAny(value, "\r\n\x00") || len(value) > maxStringLen {
-			return fieldErr("headers", "value of %q has a line break, NUL, or more than %d bytes", name, maxStringLen)
+		if by, ok := engine[canon]; ok {
+			return fieldErr("headers", "%s is set by %s", quote(name), by)
+		}
+		if c.APIKey != "" && strings.EqualFold(name, c.APIKeyHeader) {
+			return fieldErr("headers", "%s is api_key_header: it would replace api_key on the wire", quote(name))
+		}
+		if hasCTL(value) {
+			return fieldErr("headers", "value of %s has a control character (RFC 9110 5.5)", quote(name))
+		}
+		if len(value) > maxStringLen {
+			return fieldErr("headers", "value of %s is longer than %d bytes", quote(name), maxStringLen)
 		}
 	}
 	return nil
@@ -232,13 +382,13 @@ func validateParams(p map[string]string) error {
 	}
 	for name, value := range p {
 		if name == "" || len(name) > 256 || strings.ContainsAny(name, "\r\n\x00") {
-			return fieldErr("params", "%q is not a valid parameter name", name)
+			return fieldErr("params", "%s is not a valid parameter name", quote(name))
 		}
 		if reservedParams[name] {
-			return fieldErr("params", "%q is set from its own field; set that field instead", name)
+			return fieldErr("params", "%s is set from its own field; set that field instead", quote(name))
 		}
 		if len(value) > maxStringLen {
-			return fieldErr("params", "value of %q is longer than %d bytes", name, maxStringLen)
+			return fieldErr("params", "value of %s is longer than %d bytes", quote(name), maxStringLen)
 		}
 	}
 	return nil
@@ -250,7 +400,7 @@ func validateScopes(scopes []string) error {
 	}
 	for _, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") || len(s) > 256 {
-			return fieldErr("scopes", "%q is not a valid scope (RFC 6749 3.3)", s)
+			return fieldErr("scopes", "%s is not a valid scope (RFC 6749 3.3)", quote(s))
 		}
 	}
 	return nil
@@ -259,7 +409,7 @@ func validateScopes(scopes []string) error {
 func validateResponseFields(c *vendorConfig) error {
 	for field, v := range map[string]string{"token_field": c.TokenField, "expires_in_field": c.ExpiresInField, "token_type_field": c.TokenTypeField} {
 		if strings.TrimSpace(v) != v || strings.ContainsAny(v, "\r\n\x00") {
-			return fieldErr(field, "%q has whitespace or control characters", v)
+			return fieldErr(field, "%s has whitespace or control characters", quote(v))
 		}
 	}
 	return nil
@@ -278,7 +428,7 @@ func validateCACert(pemText string) error {
 			break
 		}
 		if block.Type != "CERTIFICATE" {
-			return fieldErr("ca_cert", "has a %q PEM block; only CERTIFICATE blocks belong here", block.Type)
+			return fieldErr("ca_cert", "has a %s PEM block; only CERTIFICATE blocks belong here", quote(block.Type))
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
 			return fieldErr("ca_cert", "certificate does not parse: %v", err)

@@ -2,40 +2,76 @@ package oauthvendor
 
 import (
 	"context"
-	"encoding/json"
+	"sort"
 	"strings"
 
+	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// HandleExistenceCheck and HandleRequest refuse a write-only field sent as
-// a JSON object or list before the framework converts it: the SDK's
-// conversion error quotes the value ("value: 'map[k:<secret>]'"), which
-// would put the secret in the 400, the audit log (errors are not HMACed)
-// and the server log.
+// HandleExistenceCheck and HandleRequest refuse a config field the SDK
+// cannot convert before the framework tries: the SDK's conversion error
+// quotes the value (mapstructure: "value: 'map[k:<secret>]'"; TypeKVPairs:
+// `invalid key pair "<the whole pair>"`; durations: `invalid duration
+// "<value>"`), which would put a write-only value or a header value in the
+// 400, the audit log (errors are not HMACed) and the server log, and echo a
+// 1 MB value whole.
 func (b *backend) HandleExistenceCheck(ctx context.Context, req *logical.Request) (bool, bool, error) {
-	if writeOnlyTypeError(req) != "" {
+	if conversionError(req) != "" {
 		return false, false, nil // HandleRequest answers the 400
+	}
+	// The existence check reads storage before any handler runs: a name
+	// storage refuses ("a..b") would be a 500 here. Skipping the check
+	// lets the write handler answer validateName's 400.
+	if name, ok := strings.CutPrefix(req.Path, configPrefix); ok && name != "" && validateName(name) != nil {
+		return false, false, nil
 	}
 	return b.Backend.HandleExistenceCheck(ctx, req)
 }
 
 func (b *backend) HandleRequest(ctx context.Context, req *logical.Request) (*logical.Response, error) {
-	if msg := writeOnlyTypeError(req); msg != "" {
+	if msg := conversionError(req); msg != "" {
 		return logical.ErrorResponse(msg), nil
 	}
 	return b.Backend.HandleRequest(ctx, req)
 }
 
-func writeOnlyTypeError(req *logical.Request) string {
-	if !strings.HasPrefix(req.Path, configPrefix) {
+// conversionHint is what a config field must look like, by schema type. It
+// replaces the SDK's message for every field, so a new field (secret_headers,
+// secret_params) is covered by its schema entry alone; a field of a new type
+// needs one line here, and until then gets the fallback, never the SDK text.
+var conversionHint = map[framework.FieldType]string{
+	framework.TypeString:           "must be a string",
+	framework.TypeBool:             "must be true or false",
+	framework.TypeDurationSecond:   "must be a non-negative duration: seconds, or a Go duration such as 90s",
+	framework.TypeCommaStringSlice: "must be a comma-separated string or a list of strings",
+	framework.TypeKVPairs:          `must be key=value pairs: a JSON object of strings, or "key=value" strings`,
+}
+
+// conversionError runs the SDK's own conversion of each config field the
+// request carries and, where it fails, answers "<field>: <hint>".
+func conversionError(req *logical.Request) string {
+	if !strings.HasPrefix(req.Path, configPrefix) || len(req.Data) == 0 {
 		return ""
 	}
-	for field := range writeOnly {
-		switch req.Data[field].(type) {
-		case nil, string, json.Number, float64, int, int64, bool:
-		default:
-			return field + ": must be a string"
+	schema := configFields()
+	fd := &framework.FieldData{Raw: req.Data, Schema: schema}
+	fields := make([]string, 0, len(req.Data))
+	for field := range req.Data {
+		fields = append(fields, field)
+	}
+	sort.Strings(fields) // the same answer for the same request
+	for _, field := range fields {
+		s, ok := schema[field]
+		if !ok || field == "name" { // unknown fields are ignored; name comes from the path
+			continue
+		}
+		if _, _, err := fd.GetOkErr(field); err != nil {
+			hint, ok := conversionHint[s.Type]
+			if !ok {
+				hint = "has the wrong type"
+			}
+			return field + ": " + hint
 		}
 	}
 	return ""
