@@ -23,12 +23,21 @@ const (
 	retryWaitMax = time.Second
 )
 
+// maxResponseHeaderBytes caps a token endpoint's response headers, which
+// net/http would otherwise read up to 10 MB of, per attempt. A token answer
+// needs a content type and perhaps Retry-After (RFC 9110 10.2.3); 64 KiB
+// still leaves room for the cookies and security headers a gateway adds.
+// Beyond it the transport fails the request, which surfaces as a 502.
+const maxResponseHeaderBytes = 64 << 10
+
 // newHTTPClient builds the client for one config: pooled transport, the
-// config's extra CA, no redirects (credentials are never re-sent to
-// another host), jittered retries that honour Retry-After.
+// config's extra CA, capped response headers, no redirects (credentials
+// are never re-sent to another host), jittered retries that honour
+// Retry-After.
 func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Client, error) {
 	base := cleanhttp.DefaultPooledClient()
 	base.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	base.Transport.(*http.Transport).MaxResponseHeaderBytes = maxResponseHeaderBytes
 	if cfg.CACert != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {

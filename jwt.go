@@ -3,33 +3,50 @@ package oauthvendor
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
+	"strconv"
 	"strings"
-	"time"
 )
 
 // jwtExpiry reads the exp claim of a JWT access token without verifying
-// it: AgentSync (page 004) issues JWTs, and when a vendor omits expires_in
-// the token itself is the best statement of its lifetime. The signature is
-// the vendor API's business, not ours.
-func jwtExpiry(token string) (time.Time, bool) {
+// it: AgentSync (page 004) issues JWTs, and the token itself is the best
+// statement of its lifetime, whatever expires_in says. The signature is the
+// vendor API's business, not ours.
+//
+// ok is false when the token is not a JWT with an exp claim (an opaque
+// token, a JWE, a JWT without exp or with "exp": null). err is set when it
+// is a JWT whose exp is no NumericDate (RFC 7519 section 2): a vendor that
+// mangles its own tokens is not trusted to say how long they last. The
+// value is seconds since the epoch, as written: an exp too large for a
+// float64 is +Inf, so that the caller refuses it as too far ahead rather
+// than this function mistaking it for "no exp".
+func jwtExpiry(token string) (exp float64, ok bool, err error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return time.Time{}, false
+		return 0, false, nil
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return time.Time{}, false
+		return 0, false, nil
 	}
-	var claims struct {
-		Exp json.Number `json:"exp"`
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return 0, false, nil
 	}
-	if json.Unmarshal(payload, &claims) != nil || claims.Exp == "" {
-		return time.Time{}, false
+	raw, has := claims["exp"]
+	if !has || string(raw) == "null" {
+		return 0, false, nil
 	}
-	exp, err := claims.Exp.Float64()
-	if err != nil || exp <= 0 || exp > math.MaxInt32*4 {
-		return time.Time{}, false
+	// json.Number also takes a quoted number, which some issuers write.
+	var num json.Number
+	if json.Unmarshal(raw, &num) != nil {
+		return 0, true, fmt.Errorf("the token is a JWT whose exp claim is not a number of seconds (RFC 7519 NumericDate)")
 	}
-	return time.Unix(int64(exp), 0), true
+	exp, perr := strconv.ParseFloat(num.String(), 64)
+	if perr != nil && !(errors.Is(perr, strconv.ErrRange) && math.IsInf(exp, 0)) {
+		return 0, true, fmt.Errorf("the token is a JWT whose exp claim is not a number of seconds (RFC 7519 NumericDate)")
+	}
+	return exp, true, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // tokenResponse is what the engine takes from a vendor's 2xx answer.
@@ -17,12 +19,17 @@ type tokenResponse struct {
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
 	// with exp: the caller falls back to default_ttl.
 	Lifetime time.Duration
-	// FromJWT says the lifetime came from the token's exp claim.
+	// FromJWT says the token's exp claim decided the lifetime: there was no
+	// expires_in, or exp comes before it.
 	FromJWT bool
 }
 
 // parseTokenResponse reads a 2xx body with the config's field names. Every
 // failure says what was wrong without quoting the body (it holds the token).
+//
+// now is when the request was sent. expires_in counts from the vendor's
+// answer, which comes later, so now+expires_in errs on the early side; exp
+// is a point in time, so now+(exp-now) ends exactly at exp.
 func parseTokenResponse(body []byte, tokenField, expiresField, typeField string, now time.Time) (*tokenResponse, error) {
 	doc, err := decodeObject(body)
 	if err != nil {
@@ -32,20 +39,146 @@ func parseTokenResponse(body []byte, tokenField, expiresField, typeField string,
 	if err != nil {
 		return nil, err
 	}
-	out := &tokenResponse{AccessToken: tok, TokenType: normaliseTokenType(doc, typeField)}
+	if err := checkAccessToken(tokenField, tok); err != nil {
+		return nil, err
+	}
+	typ, err := tokenTypeField(doc, typeField)
+	if err != nil {
+		return nil, err
+	}
+	out := &tokenResponse{AccessToken: tok, TokenType: typ}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
 		return nil, err
 	}
-	if out.Lifetime == 0 {
-		if exp, ok := jwtExpiry(tok); ok {
-			out.Lifetime, out.FromJWT = exp.Sub(now), true
-			if out.Lifetime < minLifetime {
-				return nil, fmt.Errorf("the token is a JWT whose exp leaves %s (at least %s needed)", out.Lifetime.Truncate(time.Second), minLifetime)
-			}
-		}
+	// The earlier of expires_in and exp (API.md "Failures and back-off"):
+	// a vendor whose JWT says 10 s while expires_in says a day would
+	// otherwise have readers sent away with a dead token for a day.
+	fromJWT, isJWT, err := jwtLifetime(tok, now)
+	if err != nil {
+		return nil, err
+	}
+	if isJWT && (out.Lifetime == 0 || fromJWT < out.Lifetime) {
+		out.Lifetime, out.FromJWT = fromJWT, true
 	}
 	return out, nil
+}
+
+// jwtLifetime is what a JWT's exp leaves of the token at now, held to the
+// same bounds as expires_in: an exp already past, too close to use, or more
+// than maxLifetime ahead is a refusal, never a silent fall back to
+// default_ttl. The bounds are checked in float seconds first, so that an
+// absurd exp cannot overflow a time.Duration.
+func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
+	exp, ok, err := jwtExpiry(tok)
+	if !ok || err != nil {
+		return 0, ok, err
+	}
+	left := exp - (float64(now.Unix()) + float64(now.Nanosecond())/1e9)
+	switch {
+	case left <= 0:
+		return 0, true, fmt.Errorf("the token is a JWT whose exp has already passed (a vendor clock or Vault's clock may be wrong)")
+	case left > maxLifetime.Seconds():
+		return 0, true, fmt.Errorf("the token is a JWT whose exp is more than 10 years ahead")
+	}
+	sec, frac := math.Modf(exp)
+	lifetime := time.Unix(int64(sec), int64(frac*1e9)).Sub(now)
+	if lifetime < minLifetime {
+		return 0, true, fmt.Errorf("the token is a JWT whose exp leaves %s (at least %s needed)", lifetime.Truncate(time.Second), minLifetime)
+	}
+	return lifetime, true, nil
+}
+
+// maxAccessTokenBytes caps the access token. It is cached in one storage
+// entry (cachedToken, JSON) and Vault records it again in the lease of
+// every reader; raft refuses any value over 1 MiB. JSON writes <, > and &
+// as \u003c, so a 64 KiB token may take 384 KiB stored, which still leaves
+// room for the rest of the record and the barrier's overhead. Real tokens
+// are far smaller: the opaque ones on pages 000 and 002 are tens of
+// characters, and an RS256 JWT such as AgentSync's (page 004) with a
+// handful of claims is a kilobyte or two.
+const maxAccessTokenBytes = 64 << 10
+
+// maxTokenTypeBytes caps token_type: registered types are words ("Bearer",
+// "DPoP", "N_A"); anything this long is not a type.
+const maxTokenTypeBytes = 256
+
+// checkAccessToken: RFC 6749 A.12 access-token = 1*VSCHAR (%x20-7E). A
+// control character (CR, LF, NUL, DEL), a Unicode line separator or a
+// bidi override would split or forge the Authorization header a reader
+// builds, or a log line; no vendor page shows a token that needs one.
+func checkAccessToken(field, tok string) error {
+	if len(tok) > maxAccessTokenBytes {
+		return fmt.Errorf("response field %q is %d bytes, more than the %d bytes a cached token may hold", field, len(tok), maxAccessTokenBytes)
+	}
+	if i, r, bad := firstInvalid(tok, isVSCHAR); bad {
+		return fmt.Errorf("response field %q holds %s at byte %d: an access token is printable ASCII (RFC 6749 A.12)", field, describeRune(r), i)
+	}
+	return nil
+}
+
+// tokenTypeField: Bearer when the vendor says nothing (AlertSite, page 002)
+// and whatever case it uses ("bearer" on the model-portfolio page 001).
+// Anything else must be an RFC 6749 A.13 token-type (a type-name or a URI)
+// since readers put it in front of the token in an Authorization header.
+// Surrounding spaces are forgiven; other whitespace is a control character.
+func tokenTypeField(doc map[string]interface{}, field string) (string, error) {
+	v, _ := lookup(doc, field)
+	if v == nil {
+		return "Bearer", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("response field %q is a %s, not a string", field, jsonKind(v))
+	}
+	s = strings.Trim(s, " ")
+	switch {
+	case s == "" || strings.EqualFold(s, "bearer"):
+		return "Bearer", nil
+	case len(s) > maxTokenTypeBytes:
+		return "", fmt.Errorf("response field %q is %d bytes, more than the %d bytes of a token type", field, len(s), maxTokenTypeBytes)
+	}
+	if i, r, bad := firstInvalid(s, isTokenTypeChar); bad {
+		return "", fmt.Errorf("response field %q holds %s at byte %d: a token type is a name or a URI (RFC 6749 A.13)", field, describeRune(r), i)
+	}
+	return s, nil
+}
+
+func firstInvalid(s string, valid func(rune) bool) (int, rune, bool) {
+	for i, r := range s {
+		if !valid(r) {
+			return i, r, true
+		}
+	}
+	return 0, 0, false
+}
+
+// isVSCHAR: RFC 6749 A VSCHAR = %x20-7E.
+func isVSCHAR(r rune) bool { return r >= 0x20 && r <= 0x7e }
+
+// isTokenTypeChar: RFC 6749 A.13 token-type = type-name / URI-reference,
+// name-char = "-" / "." / "_" / DIGIT / ALPHA, and the characters an
+// RFC 3986 URI may hold (unreserved, reserved, "%").
+func isTokenTypeChar(r rune) bool {
+	return r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+		strings.ContainsRune("-._~:/?#[]@!$&'()*+,;=%", r))
+}
+
+// describeRune names an offending character by kind and code point, never
+// by itself: it may be a line break or a bidi override.
+func describeRune(r rune) string {
+	switch {
+	case r == utf8.RuneError:
+		return "invalid UTF-8 or U+FFFD"
+	case unicode.IsControl(r):
+		return fmt.Sprintf("a control character (%U)", r)
+	case unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp):
+		return fmt.Sprintf("a format or line-separator character (%U)", r)
+	case r >= 0x80:
+		return fmt.Sprintf("a non-ASCII character (%U)", r)
+	default:
+		return fmt.Sprintf("the character %U", r)
+	}
 }
 
 func decodeObject(body []byte) (map[string]interface{}, error) {
@@ -127,18 +260,6 @@ func checkLifetime(field string, secs float64) (time.Duration, error) {
 		return 0, fmt.Errorf("response field %q is %g seconds, more than 10 years", field, secs)
 	}
 	return time.Duration(secs * float64(time.Second)), nil
-}
-
-// normaliseTokenType: Bearer when the vendor says nothing (AlertSite, page
-// 002) and whatever case it uses ("bearer" on the model-portfolio page 001).
-func normaliseTokenType(doc map[string]interface{}, field string) string {
-	v, _ := lookup(doc, field)
-	s, _ := v.(string)
-	s = strings.TrimSpace(s)
-	if s == "" || strings.EqualFold(s, "bearer") {
-		return "Bearer"
-	}
-	return s
 }
 
 func jsonKind(v interface{}) string {

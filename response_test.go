@@ -31,7 +31,8 @@ func TestParseTokenResponse(t *testing.T) {
 		{"alertsite: only access_token (page 002)", `{"access_token":"695573df9519132454d3f461179aaaf9"}`, "access_token", "expires_in", "695573df9519132454d3f461179aaaf9", "Bearer", 0},
 		{"numeric string lifetime", `{"access_token":"x","expires_in":"3600"}`, "access_token", "expires_in", "x", "Bearer", time.Hour},
 		{"agentsync JWT exp when expires_in is absent (page 004)", `{"access_token":"` + jwt + `"}`, "access_token", "expires_in", jwt, "Bearer", 50 * time.Minute},
-		{"expires_in wins over exp", `{"access_token":"` + jwt + `","expires_in":3600}`, "access_token", "expires_in", jwt, "Bearer", time.Hour},
+		{"exp earlier than expires_in wins", `{"access_token":"` + jwt + `","expires_in":3600}`, "access_token", "expires_in", jwt, "Bearer", 50 * time.Minute},
+		{"expires_in earlier than exp wins", `{"access_token":"` + jwt + `","expires_in":600}`, "access_token", "expires_in", jwt, "Bearer", 10 * time.Minute},
 		{"dotted path", `{"data":{"token":"n","ttl":60}}`, "data.token", "data.ttl", "n", "Bearer", time.Minute},
 		{"other token type kept", `{"access_token":"x","token_type":"MAC"}`, "access_token", "expires_in", "x", "MAC", 0},
 	}

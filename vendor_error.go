@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -99,6 +100,10 @@ func plainMessage(doc map[string]json.RawMessage) string {
 }
 
 // clean keeps a vendor message to one printable line of bounded length.
+// strings.Map leaves valid UTF-8 (an invalid byte becomes U+FFFD), and the
+// cut backs up to the start of a rune so that it stays valid: a vendor's
+// accented or CJK message must not end in half a character, which JSON
+// encoders downstream would turn into U+FFFD or refuse.
 func clean(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsPrint(r) {
@@ -107,7 +112,11 @@ func clean(s string) string {
 		return ' '
 	}, s)
 	if len(s) > maxVendorMessage {
-		s = s[:maxVendorMessage] + "..."
+		cut := maxVendorMessage
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
