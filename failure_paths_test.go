@@ -300,3 +300,15 @@ func TestCancelledReaderStopsWaiting(t *testing.T) {
 		t.Fatalf("after the cancelled reader the grant was not shared: %d requests", len(env.vendor.requests("x")))
 	}
 }
+
+// TestTokenNearlyExpiredOnArrivalIsRefused: a 5 s token whose answer took
+// 3 s has less than the minimum lease left; it is a vendor failure, not a
+// lease of a second.
+func TestTokenNearlyExpiredOnArrivalIsRefused(t *testing.T) {
+	env := newFakeEnv(t)
+	env.configure("slow", "s")
+	env.vendor.setMode("slow", vendorMode{lifetime: 5 * time.Second, transit: 3 * time.Second})
+	if err := env.readErr("slow"); codedStatus(err) != 502 || !strings.Contains(err.Error(), "nearly over") {
+		t.Fatalf("read: %v, want a 502 saying the token arrived nearly expired", err)
+	}
+}

@@ -116,6 +116,12 @@ func (v *fakeVendor) requests(name string) []vendorRequest {
 	return out
 }
 
+func (v *fakeVendor) allRequests() []vendorRequest {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]vendorRequest(nil), v.log...)
+}
+
 func (v *fakeVendor) token(access string) (issuedToken, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

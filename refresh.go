@@ -20,7 +20,8 @@ type served struct {
 }
 
 // errStale: the entry was forgotten (its config written or deleted) while
-// the caller held it; the caller loads the current one and tries again.
+// the caller held it, or a joined flight's token aged past serving; the
+// caller loads the current entry and tries again.
 var errStale = errors.New("config changed")
 
 // maxStaleRetries bounds how often a reader follows a config that keeps
@@ -69,7 +70,13 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*serv
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.(*served), nil
+		got := r.Val.(*served)
+		if !got.tok.servable(b.now()) {
+			// The flight began before this reader and its token, good
+			// when it arrived, has too little left now: ask again.
+			return nil, errStale
+		}
+		return got, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
 	}
