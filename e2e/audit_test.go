@@ -466,7 +466,9 @@ func TestSecretsAudit(t *testing.T) {
 		modesTook.Round(100*time.Millisecond), windowTook.Round(100*time.Millisecond))
 }
 
-// auditRefreshWindow: 30 s vendor tokens (refresh window 15 s, margin 3 s).
+// auditRefreshWindow: 40 s vendor tokens (refresh window 20 s, margin 4 s):
+// room for the back-off of three failures in a row (1 s, 2 s, 4 s) inside
+// the window.
 // Once a read is inside the window, the vendor failing (echo, 429, garbage)
 // still leaves readers with the cached token, under a warning naming the
 // config and the failure; rotate fails; once the token has too little
@@ -477,9 +479,9 @@ func auditRefreshWindow(t *testing.T, rec *responses, creds vendorsim.Credential
 	const (
 		name     = "audit-window"
 		vendor   = vendorsim.AgentSync
-		lifetime = 30 * time.Second
-		window   = 15 * time.Second // min(max(L/4, 2m), L/2)
-		margin   = 3 * time.Second  // L/10
+		lifetime = 40 * time.Second
+		window   = 20 * time.Second // min(max(L/4, 2m), L/2)
+		margin   = 4 * time.Second  // L/10
 	)
 	knobs := func(extra map[string]any) map[string]any {
 		k := map[string]any{"lifetime": lifetime.String()}
