@@ -41,6 +41,11 @@ type vendorConfig struct {
 	Scopes         []string          `json:"scopes,omitempty"`
 	Params         map[string]string `json:"params,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
+	// SecretHeaders and SecretParams are sent like Headers and Params but
+	// are write-only: credentials a vendor wants beside the OAuth ones (a
+	// partner key header, an account secret parameter).
+	SecretHeaders map[string]string `json:"secret_headers,omitempty"`
+	SecretParams  map[string]string `json:"secret_params,omitempty"`
 	TokenField     string            `json:"token_field,omitempty"`
 	ExpiresInField string            `json:"expires_in_field,omitempty"`
 	TokenTypeField string            `json:"token_type_field,omitempty"`
@@ -92,5 +97,11 @@ func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *
 
 // secrets are the write-only values: never returned, logged or echoed.
 func (c *vendorConfig) secrets() []string {
-	return []string{c.ClientSecret, c.APIKey, c.Password}
+	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	for _, m := range []map[string]string{c.SecretHeaders, c.SecretParams} {
+		for _, v := range m {
+			out = append(out, v)
+		}
+	}
+	return out
 }
