@@ -23,7 +23,7 @@ type failureState struct {
 // serve answers a reader during the back-off.
 func (f *failureState) serve(t *cachedToken, now time.Time, generation uint64) (*served, error) {
 	if t.usable(now, generation) {
-		return &served{tok: t, warning: f.warning}, nil
+		return &served{tok: t, warning: f.warning, at: now}, nil
 	}
 	return nil, f.err
 }
@@ -77,5 +77,5 @@ func (b *backend) failed(ctx context.Context, s logical.Storage, e *entry, store
 		return nil, f.err
 	}
 	e.tok.Store(stored)
-	return &served{tok: stored, warning: f.warning}, nil
+	return &served{tok: stored, warning: f.warning, at: now}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -32,12 +33,16 @@ const maxResponseHeaderBytes = 64 << 10
 
 // newHTTPClient builds the client for one config: pooled transport, the
 // config's extra CA, capped response headers, no redirects (credentials
-// are never re-sent to another host), jittered retries that honour
+// are never re-sent to another host), no connection to a link-local or
+// metadata address (dialguard.go), jittered retries that honour
 // Retry-After.
 func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Client, error) {
 	base := cleanhttp.DefaultPooledClient()
 	base.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	base.Transport.(*http.Transport).MaxResponseHeaderBytes = maxResponseHeaderBytes
+	tr := base.Transport.(*http.Transport)
+	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
+	tr.DialContext = guardedDialer().DialContext
+	tr.Proxy = guardProxy(tr.Proxy)
 	if cfg.CACert != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -46,7 +51,7 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 		if !pool.AppendCertsFromPEM([]byte(cfg.CACert)) {
 			return nil, fmt.Errorf("ca_cert: no usable certificate")
 		}
-		base.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	return &retryablehttp.Client{
 		HTTPClient:   base,
@@ -66,7 +71,12 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 // 5xx; never other 4xx), except that it stops when the next wait would
 // not fit in the request's timeout: the reader then gets the vendor's own
 // answer (a 429 with its Retry-After, a 503 page) instead of a bare timeout.
+// A dial the guard refused is a connection error that no retry changes.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	var refused *dialRefusedError
+	if errors.As(err, &refused) {
+		return false, nil
+	}
 	retry, rerr := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	if !retry {
 		return retry, rerr

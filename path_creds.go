@@ -41,7 +41,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 		return nil, err
 	}
 	e.read.Store(true)
-	resp := b.credsResponse(e.conn.cfg, got.tok)
+	resp := b.credsResponse(e.conn.cfg, got.tok, got.at)
 	if got.warning != "" {
 		resp.AddWarning(got.warning)
 	}
@@ -50,8 +50,8 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 
 // credsResponse: a lease that ends before the token, or with lease=false a
 // plain answer carrying the same TTL as data.
-func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken) *logical.Response {
-	ttl := tok.leaseTTL(b.now(), cfg.MaxTTL)
+func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken, at time.Time) *logical.Response {
+	ttl := tok.leaseTTL(at, cfg.MaxTTL)
 	tok.box()
 	data := make(map[string]interface{}, 5)
 	data["access_token"] = tok.boxed.accessToken

@@ -17,6 +17,9 @@ import (
 type served struct {
 	tok     *cachedToken
 	warning string
+	// at is when it was judged servable: the lease is cut from the same
+	// instant, so a token judged to have minLease left gets that lease.
+	at time.Time
 }
 
 // errStale: the entry was forgotten (its config written or deleted) while
@@ -53,7 +56,7 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*serv
 	now := b.now()
 	t := e.tok.Load()
 	if t.fresh(now, cfg.RefreshBefore, cfg.Generation) {
-		return &served{tok: t}, nil
+		return &served{tok: t, at: now}, nil
 	}
 	if f := e.failure.Load(); f != nil && now.Before(f.until) {
 		return f.serve(t, now, cfg.Generation)
@@ -70,13 +73,13 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*serv
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		got := r.Val.(*served)
-		if !got.tok.servable(b.now()) {
+		got, now := r.Val.(*served), b.now()
+		if !got.tok.servable(now) {
 			// The flight began before this reader and its token, good
 			// when it arrived, has too little left now: ask again.
 			return nil, errStale
 		}
-		return got, nil
+		return &served{tok: got.tok, warning: got.warning, at: now}, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
 	}
@@ -135,7 +138,7 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 		}
 		if mode.satisfiedBy(stored, b.now(), cfg) {
 			e.tok.Store(stored)
-			return &served{tok: stored}, nil
+			return &served{tok: stored, at: b.now()}, nil
 		}
 	}
 	if b.readOnly() {
@@ -190,7 +193,7 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 	e.failure.Store(nil)
 	e.tok.Store(tok)
 	b.Logger().Debug("token minted", "config", name, "expires_at", rfc3339(tok.ExpiresAt))
-	return &served{tok: tok}, nil
+	return &served{tok: tok, at: b.now()}, nil
 }
 
 // readOnlyOr hands Vault logical.ErrReadOnly itself when storage refused a

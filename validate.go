@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -221,6 +222,14 @@ func validateTokenURL(raw string) error {
 	}
 	if u.Fragment != "" {
 		return fieldErr("token_url", "must not have a fragment")
+	}
+	// A literal IP the dial guard would refuse fails here, at write, not at
+	// every grant; a name is judged at dial time only, on what it resolves
+	// to then (dialguard.go).
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+		if class := refusedClass(ip); class != "" {
+			return fieldErr("token_url", "host %s is %s; the plugin never sends credentials there", quote(ip.String()), class)
+		}
 	}
 	switch {
 	case u.Scheme == "https":

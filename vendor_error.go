@@ -29,8 +29,15 @@ func vendorGarbageError(name string, status int, err error) error {
 		fmt.Sprintf("vendor config %q: token endpoint answered HTTP %d without a usable token: %v", name, status, err))
 }
 
-// transportError: no answer. 504 when it did not come in time, else 502.
+// transportError: no answer. 504 when it did not come in time, else 502;
+// a dial the guard refused says which address and why, since the
+// operator's fix is token_url (or its DNS), not the vendor.
 func transportError(name string, err error, red *redactor) error {
+	var refused *dialRefusedError
+	if errors.As(err, &refused) {
+		return logical.CodedError(http.StatusBadGateway, fmt.Sprintf("vendor config %q: %s", name,
+			red.String(fmt.Sprintf("token_url resolves to %s, %s; the plugin never sends credentials there", refused.addr, refused.class))))
+	}
 	var netErr net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
 		return logical.CodedError(http.StatusGatewayTimeout,
