@@ -95,6 +95,14 @@ func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 
 func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *c.APIKeyInCreds }
 
+// writeOnlySet says, per write-only field, whether the config holds a value.
+func (c *vendorConfig) writeOnlySet() map[string]bool {
+	return map[string]bool{
+		"client_secret": c.ClientSecret != "", "api_key": c.APIKey != "", "password": c.Password != "",
+		"secret_headers": len(c.SecretHeaders) > 0, "secret_params": len(c.SecretParams) > 0,
+	}
+}
+
 // secrets are the write-only values: never returned, logged or echoed.
 func (c *vendorConfig) secrets() []string {
 	out := []string{c.ClientSecret, c.APIKey, c.Password}
