@@ -41,6 +41,11 @@ type vendorConfig struct {
 	Scopes         []string          `json:"scopes,omitempty"`
 	Params         map[string]string `json:"params,omitempty"`
 	Headers        map[string]string `json:"headers,omitempty"`
+	// SecretHeaders and SecretParams are sent like Headers and Params but
+	// are write-only: credentials a vendor wants beside the OAuth ones (a
+	// partner key header, an account secret parameter).
+	SecretHeaders map[string]string `json:"secret_headers,omitempty"`
+	SecretParams  map[string]string `json:"secret_params,omitempty"`
 	TokenField     string            `json:"token_field,omitempty"`
 	ExpiresInField string            `json:"expires_in_field,omitempty"`
 	TokenTypeField string            `json:"token_type_field,omitempty"`
@@ -90,7 +95,21 @@ func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 
 func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *c.APIKeyInCreds }
 
+// writeOnlySet says, per write-only field, whether the config holds a value.
+func (c *vendorConfig) writeOnlySet() map[string]bool {
+	return map[string]bool{
+		"client_secret": c.ClientSecret != "", "api_key": c.APIKey != "", "password": c.Password != "",
+		"secret_headers": len(c.SecretHeaders) > 0, "secret_params": len(c.SecretParams) > 0,
+	}
+}
+
 // secrets are the write-only values: never returned, logged or echoed.
 func (c *vendorConfig) secrets() []string {
-	return []string{c.ClientSecret, c.APIKey, c.Password}
+	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	for _, m := range []map[string]string{c.SecretHeaders, c.SecretParams} {
+		for _, v := range m {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -34,6 +34,8 @@ type fakeVendor struct {
 	onRequest func(name, secret string, at time.Time)
 	// onAnswer, when set, runs once the answer is chosen.
 	onAnswer func(name string, m vendorMode, at time.Time)
+	// capture, when set, sees each request and its body.
+	capture func(r *http.Request, body string)
 	seq      int
 }
 
@@ -45,6 +47,7 @@ type vendorMode struct {
 	lifetime   time.Duration // expires_in of issued tokens (default 1 h)
 	transit    time.Duration // fake time that passes before the answer arrives
 	hold       bool          // wait for release (or the request's context) first
+	echo       bool          // with status: error_description quotes the request (body and headers)
 }
 
 // issuedToken is what the vendor knows of a token it minted.
@@ -131,7 +134,12 @@ func (v *fakeVendor) token(access string) (issuedToken, bool) {
 
 func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 	name := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/"), "/token")
-	secret := requestSecret(req)
+	body := requestBody(req)
+	form, _ := url.ParseQuery(body)
+	secret := form.Get("client_secret")
+	if v.capture != nil {
+		v.capture(req, body)
+	}
 	at := v.clock.Now()
 	if v.onRequest != nil {
 		v.onRequest(name, secret, at)
@@ -154,7 +162,7 @@ func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 	}
-	resp := v.answer(req, name, secret, at, m)
+	resp := v.answer(req, body, name, secret, at, m)
 	if v.onAnswer != nil {
 		v.onAnswer(name, m, at)
 	}
@@ -167,13 +175,18 @@ func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // answer mints at the moment the request arrived: the vendor's expiry is
 // the earliest the plugin may claim.
-func (v *fakeVendor) answer(req *http.Request, name, secret string, at time.Time, m vendorMode) *http.Response {
+func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at time.Time, m vendorMode) *http.Response {
 	if m.status != 0 {
 		code := m.oauthError
 		if code == "" {
 			code = "server_error"
 		}
-		resp := jsonResponse(req, m.status, map[string]interface{}{"error": code})
+		doc := map[string]interface{}{"error": code}
+		if m.echo {
+			headers, _ := json.Marshal(req.Header)
+			doc["error_description"] = "bad request: " + body + " headers " + string(headers)
+		}
+		resp := jsonResponse(req, m.status, doc)
 		if m.retryAfter != "" {
 			resp.Header.Set("Retry-After", m.retryAfter)
 		}
@@ -193,13 +206,12 @@ func (v *fakeVendor) answer(req *http.Request, name, secret string, at time.Time
 	})
 }
 
-func requestSecret(req *http.Request) string {
+func requestBody(req *http.Request) string {
 	if req.Body == nil {
 		return ""
 	}
 	body, _ := io.ReadAll(req.Body)
-	form, _ := url.ParseQuery(string(body))
-	return form.Get("client_secret")
+	return string(body)
 }
 
 func jsonResponse(req *http.Request, status int, doc map[string]interface{}) *http.Response {

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"reflect"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -9,7 +10,10 @@ import (
 
 // writeOnly fields are accepted on write and reported on read only as
 // <field>_set booleans.
-var writeOnly = map[string]bool{"client_secret": true, "api_key": true, "password": true}
+var writeOnly = map[string]bool{
+	"client_secret": true, "api_key": true, "password": true,
+	"secret_headers": true, "secret_params": true,
+}
 
 // configFields is the config/<name> schema. Field names equal the json tags
 // of vendorConfig, which is what applyFields and readableFields rely on.
@@ -41,7 +45,10 @@ func configFields() map[string]*framework.FieldSchema {
 		"password":         secret("Resource owner password (password and login grants)."),
 		"scopes":           {Type: framework.TypeCommaStringSlice, Description: "Scopes, sent space-separated as scope."},
 		"params":           {Type: framework.TypeKVPairs, Description: "Extra body parameters, key=value."},
-		"headers":          {Type: framework.TypeKVPairs, Description: "Extra request headers, key=value (split on the first = only)."},
+		"headers":          {Type: framework.TypeKVPairs, Description: "Extra request headers, key=value (split on the first = only). Credential headers (Authorization, Proxy-Authorization, Cookie, the api_key_header name) go in secret_headers."},
+		"secret_headers":   {Type: framework.TypeKVPairs, Description: "Request headers whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"secret_params":    {Type: framework.TypeKVPairs, Description: "Body parameters whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"verify":           boolean("Run the grant with the new config before storing a write that changes a credential or request field (default true). Not stored.", true),
 		"token_field":      str("Response field holding the token (default access_token)."),
 		"expires_in_field": str("Response field holding the lifetime in seconds (default expires_in)."),
 		"token_type_field": str("Response field holding the token type (default token_type)."),
@@ -100,6 +107,12 @@ func readableFields(cfg *vendorConfig) map[string]interface{} {
 				return
 			}
 			out[name] = val
+		case map[string]string:
+			if writeOnly[name] {
+				out[name+"_set"] = sortedKeys(val)
+				return
+			}
+			out[name] = val
 		case time.Duration:
 			out[name] = int64(val / time.Second)
 		case *bool:
@@ -147,7 +160,9 @@ func configReadFields() map[string]*framework.FieldSchema {
 	out := map[string]*framework.FieldSchema{}
 	for name, f := range configFields() {
 		switch {
-		case name == "name":
+		case name == "name", name == "verify":
+		case writeOnly[name] && f.Type == framework.TypeKVPairs:
+			out[name+"_set"] = &framework.FieldSchema{Type: framework.TypeCommaStringSlice, Description: "Names in " + name + " (the values are write-only)."}
 		case writeOnly[name]:
 			out[name+"_set"] = &framework.FieldSchema{Type: framework.TypeBool, Description: "Whether " + name + " is set (the value is write-only)."}
 		default:
@@ -161,4 +176,13 @@ func configReadFields() map[string]*framework.FieldSchema {
 // the response schema tests.
 func okResponse(fields map[string]*framework.FieldSchema) map[int][]framework.Response {
 	return map[int][]framework.Response{200: {{Description: "OK", Fields: fields}}}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -66,37 +66,77 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := validate(cfg, eff); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	if err := secretsFollowHost(old, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	changed := old == nil || requestChanged(old, cfg)
 	if changed {
 		cfg.Generation = rand.Uint64()
 	}
+	st, err := loadStatus(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	var verified *cachedToken
+	if changed && d.Get("verify").(bool) {
+		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, old != nil, st)
+		if err != nil || refused != nil {
+			return refused, err
+		}
+		verified = tok
+	}
 	if err := storeConfig(ctx, req.Storage, name, cfg); err != nil {
 		return nil, err
 	}
-	if err := b.afterConfigWrite(ctx, req.Storage, name, changed); err != nil {
+	if err := b.afterConfigWrite(ctx, req.Storage, name, changed, verified, st); err != nil {
 		return nil, err
 	}
 	return configWarnings(eff), nil
 }
 
-// afterConfigWrite drops what the write invalidated: the cached token when
-// the request changed, the back-off (an operator's write is a reason to
-// try again at once) and the in-memory entry.
-func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name string, changed bool) error {
+// afterConfigWrite replaces what the write invalidated: the cached token
+// when the request changed (by the verified one, if any), the back-off (an
+// operator's write is a reason to try again at once) and the in-memory
+// entry.
+func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name string, changed bool, verified *cachedToken, st *grantStatus) error {
 	defer b.forgetLocked(name)
-	if changed {
-		if err := s.Delete(ctx, tokenPrefix+name); err != nil {
-			return fmt.Errorf("dropping cached token of %q: %w", name, err)
-		}
-	}
-	st, err := loadStatus(ctx, s, name)
+	cacheErr, err := b.replaceToken(ctx, s, name, changed, verified)
 	if err != nil {
 		return err
 	}
-	if st.resetBackoff() {
+	dirty := st.resetBackoff()
+	switch {
+	case cacheErr != nil:
+		// Like a read's grant whose token cannot be stored: a failure.
+		st.refused(b.now(), transient(fmt.Errorf("vendor config %q: the verified token could not be cached: %w", name, cacheErr)))
+		dirty = true
+	case verified != nil:
+		st.succeeded(b.now())
+		dirty = true
+	}
+	if dirty {
 		return storeStatus(ctx, s, name, st)
 	}
 	return nil
+}
+
+// replaceToken: a verified token becomes the cached one, so the first read
+// after the write asks nobody; one that cannot be stored (cacheErr) is
+// dropped with the old one, and the next read mints.
+func (b *backend) replaceToken(ctx context.Context, s logical.Storage, name string, changed bool, verified *cachedToken) (cacheErr, err error) {
+	if verified != nil {
+		if cacheErr = storeToken(ctx, s, name, verified); cacheErr == nil {
+			return nil, nil
+		}
+		b.Logger().Warn("could not cache the verified token", "config", name, "error", cacheErr)
+	}
+	if !changed {
+		return cacheErr, nil
+	}
+	if err := s.Delete(ctx, tokenPrefix+name); err != nil {
+		return cacheErr, fmt.Errorf("dropping cached token of %q: %w", name, err)
+	}
+	return cacheErr, nil
 }
 
 // requestChanged: any credential or request field differs. Only the

@@ -14,8 +14,10 @@ import (
 // bodyFields are the token request's parameters, by grant.
 func bodyFields(cfg *vendorConfig) map[string]string {
 	f := map[string]string{}
-	for k, v := range cfg.Params {
-		f[k] = v
+	for _, m := range []map[string]string{cfg.Params, cfg.SecretParams} {
+		for k, v := range m {
+			f[k] = v
+		}
 	}
 	if cfg.GrantType != grantLogin {
 		f["grant_type"] = cfg.GrantType
@@ -70,8 +72,10 @@ func newTokenRequest(ctx context.Context, cfg *vendorConfig, userAgent string) (
 	if cfg.APIKey != "" {
 		req.Header.Set(cfg.APIKeyHeader, cfg.APIKey)
 	}
-	for k, v := range cfg.Headers {
-		req.Header.Set(k, v)
+	for _, m := range []map[string]string{cfg.Headers, cfg.SecretHeaders} {
+		for k, v := range m {
+			req.Header.Set(k, v)
+		}
 	}
 	if cfg.ClientAuth == authBasic {
 		// RFC 6749 2.3.1: form-encode each part before Basic encoding.

@@ -54,6 +54,15 @@ func (st *grantStatus) failed(now time.Time, f *grantFailure) time.Duration {
 	return backoffAfter(st.ConsecutiveFailures, f)
 }
 
+// refused counts a verification grant the vendor refused: it failed, but
+// the config it tried was never stored, so no back-off follows.
+func (st *grantStatus) refused(now time.Time, f *grantFailure) {
+	st.Failures++
+	st.LastFailureAt = now
+	st.LastError = f.err.Error()
+	st.LastErrorCode = codeOf(f.err)
+}
+
 // backingOff: a recent failure asks readers to wait.
 func (st *grantStatus) backingOff(now time.Time) bool {
 	return now.Before(st.NextAttemptAt)

@@ -147,7 +147,7 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateDurations(eff) },
 		func() error { return validateAPIKey(eff) },
 		func() error { return validateHeaders(eff) },
-		func() error { return validateParams(eff.Params) },
+		func() error { return validateParams(eff) },
 		func() error { return validateScopes(eff.Scopes) },
 		func() error { return validateResponseFields(eff) },
 		func() error { return validateCACert(eff.CACert) },
@@ -356,48 +356,88 @@ func validateAPIKey(c *vendorConfig) error {
 
 // validateHeaders: names are RFC 9110 tokens the engine does not set; values
 // are never quoted (an operator may put a partner key in one).
+// credentialHeaders carry credentials: a readable field must not hold
+// them; secret_headers (write-only) does.
+var credentialHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true, "Cookie": true}
+
+// validateHeaders checks headers and secret_headers, and that no header is
+// given twice. No message quotes a header value.
 func validateHeaders(c *vendorConfig) error {
-	if len(c.Headers) > maxPairs {
-		return fieldErr("headers", "more than %d headers", maxPairs)
+	if err := validateHeaderMap("headers", c.Headers, c); err != nil {
+		return err
 	}
-	engine := engineHeaders(c)
-	for name, value := range c.Headers {
-		if err := validateHeaderName("headers", name); err != nil {
-			return err
-		}
-		canon := http.CanonicalHeaderKey(name)
-		if reservedHeaders[canon] {
-			return fieldErr("headers", "%s is set by the engine (use body_format for Content-Type)", quote(name))
-		}
-		if by, ok := engine[canon]; ok {
-			return fieldErr("headers", "%s is set by %s", quote(name), by)
-		}
-		if c.APIKey != "" && strings.EqualFold(name, c.APIKeyHeader) {
-			return fieldErr("headers", "%s is api_key_header: it would replace api_key on the wire", quote(name))
-		}
-		if hasCTL(value) {
-			return fieldErr("headers", "value of %s has a control character (RFC 9110 5.5)", quote(name))
-		}
-		if len(value) > maxStringLen {
-			return fieldErr("headers", "value of %s is longer than %d bytes", quote(name), maxStringLen)
+	if err := validateHeaderMap("secret_headers", c.SecretHeaders, c); err != nil {
+		return err
+	}
+	for name := range c.SecretHeaders {
+		for plain := range c.Headers {
+			if strings.EqualFold(name, plain) {
+				return fieldErr("secret_headers", "%s is also in headers; give it once", quote(name))
+			}
 		}
 	}
 	return nil
 }
 
-func validateParams(p map[string]string) error {
+func validateHeaderMap(field string, h map[string]string, c *vendorConfig) error {
+	if len(h) > maxPairs {
+		return fieldErr(field, "more than %d headers", maxPairs)
+	}
+	secret := field == "secret_headers"
+	engine := engineHeaders(c)
+	for name, value := range h {
+		if err := validateHeaderName(field, name); err != nil {
+			return err
+		}
+		canon := http.CanonicalHeaderKey(name)
+		switch {
+		case reservedHeaders[canon]:
+			return fieldErr(field, "%s is set by the engine (use body_format for Content-Type)", quote(name))
+		case engine[canon] != "":
+			return fieldErr(field, "%s is set by %s", quote(name), engine[canon])
+		case strings.EqualFold(name, c.APIKeyHeader) && (!secret || c.APIKey != ""):
+			return fieldErr(field, "%s is api_key_header: the key goes in api_key (write-only), which sends it there", quote(name))
+		case !secret && credentialHeaders[canon]:
+			return fieldErr(field, "%s carries credentials: put it in secret_headers (write-only)", quote(name))
+		case hasCTL(value):
+			return fieldErr(field, "value of %s has a control character (RFC 9110 5.5)", quote(name))
+		case len(value) > maxStringLen:
+			return fieldErr(field, "value of %s is longer than %d bytes", quote(name), maxStringLen)
+		}
+	}
+	return nil
+}
+
+// validateParams checks params and secret_params, and that no parameter
+// is given twice.
+func validateParams(c *vendorConfig) error {
+	if err := validateParamMap("params", c.Params); err != nil {
+		return err
+	}
+	if err := validateParamMap("secret_params", c.SecretParams); err != nil {
+		return err
+	}
+	for name := range c.SecretParams {
+		if _, ok := c.Params[name]; ok {
+			return fieldErr("secret_params", "%s is also in params; give it once", quote(name))
+		}
+	}
+	return nil
+}
+
+func validateParamMap(field string, p map[string]string) error {
 	if len(p) > maxPairs {
-		return fieldErr("params", "more than %d parameters", maxPairs)
+		return fieldErr(field, "more than %d parameters", maxPairs)
 	}
 	for name, value := range p {
 		if name == "" || len(name) > 256 || strings.ContainsAny(name, "\r\n\x00") {
-			return fieldErr("params", "%s is not a valid parameter name", quote(name))
+			return fieldErr(field, "%s is not a valid parameter name", quote(name))
 		}
 		if reservedParams[name] {
-			return fieldErr("params", "%s is set from its own field; set that field instead", quote(name))
+			return fieldErr(field, "%s is set from its own field; set that field instead", quote(name))
 		}
 		if len(value) > maxStringLen {
-			return fieldErr("params", "value of %s is longer than %d bytes", quote(name), maxStringLen)
+			return fieldErr(field, "value of %s is longer than %d bytes", quote(name), maxStringLen)
 		}
 	}
 	return nil

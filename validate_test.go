@@ -180,8 +180,9 @@ func TestConfigValidationAccepts(t *testing.T) {
 	}{
 		{"header value with HTAB", map[string]interface{}{"headers": map[string]interface{}{"X-A": "a\tb"}}},
 		{"api_key_header Authorization with body auth", map[string]interface{}{"api_key": "k", "api_key_header": "Authorization"}},
-		{"header named as api_key_header without api_key", map[string]interface{}{"headers": map[string]interface{}{"X-Api-Key": "public"}}},
-		{"Authorization header with body auth", map[string]interface{}{"headers": map[string]interface{}{"Authorization": "Bearer x"}}},
+		{"secret header named as api_key_header without api_key", map[string]interface{}{"secret_headers": map[string]interface{}{"X-Api-Key": "partner"}}},
+		{"Authorization secret header with body auth", map[string]interface{}{"secret_headers": map[string]interface{}{"Authorization": "Bearer x"}}},
+		{"secret params", map[string]interface{}{"secret_params": map[string]interface{}{"account_key": "k"}}},
 		{"token_url port 1", map[string]interface{}{"token_url": "https://auth.example.com:1/t"}},
 		{"token_url port 65535", map[string]interface{}{"token_url": "https://auth.example.com:65535/t"}},
 		{"token_url empty port", map[string]interface{}{"token_url": "https://auth.example.com:/t"}},

@@ -1,0 +1,77 @@
+package oauthvendor
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// verifyWrite runs the grant with the config about to be stored, as the
+// database engine's verify_connection does (API.md "Writes"): a config the
+// vendor refuses is never stored, so a mistyped secret cannot take down
+// the readers of a working one. The grant counts in status like any other
+// (the vendor saw it) but moves no back-off: the stored config is not the
+// one that failed.
+func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
+	conn, err := b.connect(ctx, name, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.client.HTTPClient.CloseIdleConnections()
+	tok, fail := conn.grant(ctx, b.now)
+	if fail == nil {
+		return tok, nil, nil
+	}
+	if existed {
+		st.refused(b.now(), fail)
+		b.saveStatus(ctx, s, name, st)
+	}
+	b.Logger().Warn("config write refused by the vendor", "config", name, "error", fail.err.Error())
+	return nil, logical.ErrorResponse(fmt.Sprintf(
+		"%s; nothing was stored and the current config keeps serving (verify=false stores it without asking the vendor)", fail.err.Error())), nil
+}
+
+// secretsFollowHost: stored write-only values were given for one token
+// endpoint; a write that moves it to another scheme, host or port must give
+// them again, so that whoever may write configs but never knew the secrets
+// cannot have them sent to a host of their choosing.
+func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
+	if old == nil {
+		return nil
+	}
+	from, to := origin(old.effective().TokenURL), origin(cur.effective().TokenURL)
+	if from == to {
+		return nil
+	}
+	var missing []string
+	for field, set := range old.writeOnlySet() {
+		if _, given := d.GetOk(field); set && !given {
+			missing = append(missing, field)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return fieldErr("token_url", "moves the token endpoint from %s to %s: give %s again in the same write (stored secrets are only sent to the host they were written for)",
+		from, to, strings.Join(missing, ", "))
+}
+
+// origin is scheme://host:port with the default port spelled out, so that
+// https://a and https://a:443 are one host.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+}

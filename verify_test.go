@@ -1,0 +1,174 @@
+package oauthvendor
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// verifiedWrite writes a config the way an operator does: verify is the
+// default (testEnv.do's own default is false).
+func (e *fakeEnv) verifiedWrite(name string, data map[string]interface{}) (*logical.Response, error) {
+	with := map[string]interface{}{"verify": true}
+	for k, v := range data {
+		with[k] = v
+	}
+	return e.do(logical.UpdateOperation, "config/"+name, with)
+}
+
+func TestVerifyRefusedNewConfigStoresNothing(t *testing.T) {
+	env := newFakeEnv(t)
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client"})
+	resp, err := env.verifiedWrite("x", fakeVendorConfig("x", "wrong-secret-123"))
+	if err != nil || !resp.IsError() {
+		t.Fatalf("refused write: %v %v, want a 400", resp, err)
+	}
+	msg := resp.Error().Error()
+	if !strings.Contains(msg, `"x"`) || !strings.Contains(msg, "HTTP 401") || !strings.Contains(msg, "invalid_client") || strings.Contains(msg, "wrong-secret-123") {
+		t.Fatalf("refused write says %q: want the config, the vendor's 401 and invalid_client, never the secret", msg)
+	}
+	keys, _ := logical.CollectKeys(context.Background(), env.storage)
+	if len(keys) != 0 || len(env.vendor.requests("x")) != 1 {
+		t.Fatalf("after a refused first write storage holds %v (%d vendor requests)", keys, len(env.vendor.requests("x")))
+	}
+}
+
+func TestVerifiedWriteIsTheCachedToken(t *testing.T) {
+	env := newFakeEnv(t)
+	if resp, err := env.verifiedWrite("x", fakeVendorConfig("x", "good")); err != nil || resp.IsError() {
+		t.Fatalf("write: %v %v", resp, err)
+	}
+	tok := env.read("creds/x").Data["access_token"]
+	if n := len(env.vendor.requests("x")); n != 1 {
+		t.Fatalf("write + read made %d vendor requests, want 1 (the verification)", n)
+	}
+	if issued, ok := env.vendor.token(tok.(string)); !ok || issued.secret != "good" {
+		t.Fatal("the read did not get the verified token")
+	}
+	if st := env.status("x"); st["grants"] != uint64(1) || st["failures"] != uint64(0) {
+		t.Fatalf("status after a verified create: %v", st)
+	}
+}
+
+// TestRotatingToAWrongSecretChangesNothing: the rotation runbook. A secret
+// the vendor does not take yet is refused; the old config and its cached
+// token keep serving.
+func TestRotatingToAWrongSecretChangesNothing(t *testing.T) {
+	env := newFakeEnv(t)
+	env.verifiedWrite("x", fakeVendorConfig("x", "old"))
+	tok := env.read("creds/x").Data["access_token"]
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client"})
+	resp, _ := env.verifiedWrite("x", map[string]interface{}{"client_secret": "typo-secret"})
+	if resp == nil || !resp.IsError() || strings.Contains(resp.Error().Error(), "typo-secret") {
+		t.Fatalf("a refused rotation: %v", resp)
+	}
+	cfg, _ := loadConfig(context.Background(), env.storage, "x")
+	if cfg.ClientSecret != "old" {
+		t.Fatal("a refused secret was stored")
+	}
+	if got := env.read("creds/x").Data["access_token"]; got != tok || len(env.vendor.requests("x")) != 2 {
+		t.Fatalf("after a refused write readers got another token or asked the vendor (%d requests)", len(env.vendor.requests("x")))
+	}
+	if st := env.status("x"); st["failures"] != uint64(1) || st["state"] != "ok" || st["consecutive_failures"] != 0 {
+		t.Fatalf("a refused verification moves the back-off of the config that serves: %v", st)
+	}
+	env.vendor.setMode("x", vendorMode{})
+	env.verifiedWrite("x", map[string]interface{}{"client_secret": "new"})
+	got := env.read("creds/x").Data["access_token"].(string)
+	if issued, _ := env.vendor.token(got); issued.secret != "new" || len(env.vendor.requests("x")) != 3 {
+		t.Fatalf("after the accepted rotation: secret %q, %d requests", issued.secret, len(env.vendor.requests("x")))
+	}
+	// A write that changes no request field asks the vendor nothing.
+	env.verifiedWrite("x", map[string]interface{}{"max_ttl": 300})
+	if n := len(env.vendor.requests("x")); n != 3 {
+		t.Fatalf("a max_ttl write made a verification request (%d)", n)
+	}
+}
+
+// TestSecretHeadersAndParams: sent like headers and params, read as names,
+// never echoed.
+func TestSecretHeadersAndParams(t *testing.T) {
+	env := newFakeEnv(t)
+	var seen *http.Request
+	cfg := fakeVendorConfig("x", "s")
+	cfg["secret_headers"] = map[string]interface{}{"X-Partner-Key": "partner-key-value-1"}
+	cfg["secret_params"] = map[string]interface{}{"account_secret": "account-secret-value-2"}
+	env.write("config/x", cfg)
+	env.vendor.capture = func(r *http.Request, body string) {
+		seen = r
+		if !strings.Contains(body, "account_secret=account-secret-value-2") {
+			t.Errorf("secret param not in the body: %q", body)
+		}
+	}
+	env.read("creds/x")
+	if seen == nil || seen.Header.Get("X-Partner-Key") != "partner-key-value-1" {
+		t.Fatalf("secret header not sent: %v", seen)
+	}
+	data := env.read("config/x").Data
+	raw, _ := json.Marshal(data)
+	if strings.Contains(string(raw), "value-1") || strings.Contains(string(raw), "value-2") {
+		t.Fatalf("config read shows a secret header or param value: %s", raw)
+	}
+	if h, _ := data["secret_headers_set"].([]string); len(h) != 1 || h[0] != "X-Partner-Key" {
+		t.Fatalf("secret_headers_set = %v", data["secret_headers_set"])
+	}
+	if p, _ := data["secret_params_set"].([]string); len(p) != 1 || p[0] != "account_secret" {
+		t.Fatalf("secret_params_set = %v", data["secret_params_set"])
+	}
+	// The vendor echoes them: redacted in the error, status and logs.
+	env.vendor.setMode("x", vendorMode{status: 400, oauthError: "invalid_request", echo: true})
+	_, err := env.do(logical.UpdateOperation, "rotate/x", nil)
+	if err == nil {
+		t.Fatal("rotate against an echoing vendor succeeded")
+	}
+	text := err.Error() + env.logs.String()
+	st, _ := json.Marshal(env.status("x"))
+	text += string(st)
+	if strings.Contains(text, "value-1") || strings.Contains(text, "value-2") || !strings.Contains(err.Error(), "[redacted]") {
+		t.Fatalf("an echo of secret headers/params leaked or was not redacted: %v", err)
+	}
+}
+
+func TestHeadersRefuseCredentialHeaders(t *testing.T) {
+	env := newFakeEnv(t)
+	for header, want := range map[string]string{
+		"Authorization": "secret_headers", "Proxy-Authorization": "secret_headers", "Cookie": "secret_headers", "X-Api-Key": "api_key",
+	} {
+		cfg := fakeVendorConfig("x", "s")
+		cfg["headers"] = map[string]interface{}{header: "credential-value-3"}
+		resp, err := env.do(logical.UpdateOperation, "config/x", cfg)
+		if err != nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), want) || strings.Contains(resp.Error().Error(), "credential-value-3") {
+			t.Errorf("headers=%s: %v %v, want a 400 pointing to %s without the value", header, resp, err, want)
+		}
+	}
+	// A malformed pair is refused without quoting it.
+	resp, _ := env.do(logical.UpdateOperation, "config/x", map[string]interface{}{"secret_headers": []interface{}{"Authorization: Bearer leaked-value-4"}})
+	if resp == nil || !resp.IsError() || strings.Contains(resp.Error().Error(), "leaked-value-4") {
+		t.Fatalf("malformed secret_headers pair: %v", resp)
+	}
+}
+
+// TestSecretsFollowTheirHost: moving token_url to another host without the
+// secrets is refused; with them, accepted.
+func TestSecretsFollowTheirHost(t *testing.T) {
+	env := newFakeEnv(t)
+	cfg := fakeVendorConfig("x", "s")
+	cfg["secret_headers"] = map[string]interface{}{"X-Partner-Key": "p"}
+	env.write("config/x", cfg)
+	for _, url := range []string{"http://localhost/x/token", "https://127.0.0.1/x/token", "http://127.0.0.1:8080/x/token"} {
+		resp, _ := env.do(logical.UpdateOperation, "config/x", map[string]interface{}{"token_url": url})
+		if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "client_secret, secret_headers") {
+			t.Fatalf("moving to %s without the secrets: %v", url, resp)
+		}
+	}
+	if c, _ := loadConfig(context.Background(), env.storage, "x"); c.TokenURL != "http://127.0.0.1/x/token" {
+		t.Fatalf("a refused move was stored: %s", c.TokenURL)
+	}
+	// Same origin, another path: no secrets needed.
+	env.write("config/x", map[string]interface{}{"token_url": "http://127.0.0.1:80/x/token"})
+	env.write("config/x", map[string]interface{}{"token_url": "http://localhost/x/token", "client_secret": "s2", "secret_headers": map[string]interface{}{"X-Partner-Key": "p2"}})
+}
