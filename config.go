@@ -27,25 +27,25 @@ const (
 // The json tags are the API field names: the path schema, partial updates
 // and reads are driven from them (see fields.go).
 type vendorConfig struct {
-	Preset         string            `json:"preset,omitempty"`
-	TokenURL       string            `json:"token_url,omitempty"`
-	GrantType      string            `json:"grant_type,omitempty"`
-	BodyFormat     string            `json:"body_format,omitempty"`
-	ClientAuth     string            `json:"client_auth,omitempty"`
-	ClientID       string            `json:"client_id,omitempty"`
-	ClientSecret   string            `json:"client_secret,omitempty"`
-	APIKey         string            `json:"api_key,omitempty"`
-	APIKeyHeader   string            `json:"api_key_header,omitempty"`
-	Username       string            `json:"username,omitempty"`
-	Password       string            `json:"password,omitempty"`
-	Scopes         []string          `json:"scopes,omitempty"`
-	Params         map[string]string `json:"params,omitempty"`
-	Headers        map[string]string `json:"headers,omitempty"`
+	Preset       string            `json:"preset,omitempty"`
+	TokenURL     string            `json:"token_url,omitempty"`
+	GrantType    string            `json:"grant_type,omitempty"`
+	BodyFormat   string            `json:"body_format,omitempty"`
+	ClientAuth   string            `json:"client_auth,omitempty"`
+	ClientID     string            `json:"client_id,omitempty"`
+	ClientSecret string            `json:"client_secret,omitempty"`
+	APIKey       string            `json:"api_key,omitempty"`
+	APIKeyHeader string            `json:"api_key_header,omitempty"`
+	Username     string            `json:"username,omitempty"`
+	Password     string            `json:"password,omitempty"`
+	Scopes       []string          `json:"scopes,omitempty"`
+	Params       map[string]string `json:"params,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
 	// SecretHeaders and SecretParams are sent like Headers and Params but
 	// are write-only: credentials a vendor wants beside the OAuth ones (a
 	// partner key header, an account secret parameter).
-	SecretHeaders map[string]string `json:"secret_headers,omitempty"`
-	SecretParams  map[string]string `json:"secret_params,omitempty"`
+	SecretHeaders  map[string]string `json:"secret_headers,omitempty"`
+	SecretParams   map[string]string `json:"secret_params,omitempty"`
 	TokenField     string            `json:"token_field,omitempty"`
 	ExpiresInField string            `json:"expires_in_field,omitempty"`
 	TokenTypeField string            `json:"token_type_field,omitempty"`

@@ -36,7 +36,7 @@ type fakeVendor struct {
 	onAnswer func(name string, m vendorMode, at time.Time)
 	// capture, when set, sees each request and its body.
 	capture func(r *http.Request, body string)
-	seq      int
+	seq     int
 }
 
 // vendorMode is how a token endpoint answers until told otherwise.
