@@ -71,9 +71,11 @@ func (r *responses) vendorFailure(t *testing.T, method, path, name string, statu
 
 // write writes a config: 200 with warnings (a preset's token_url on a host
 // the vendor does not publish) or 204.
+// write stores a config; verify=false unless data says otherwise, so that
+// configs with made-up credentials are stored and fail at read.
 func (r *responses) write(t *testing.T, name string, data map[string]any) {
 	t.Helper()
-	if status, body := r.do(t, http.MethodPost, "config/"+name, data); status != 200 && status != 204 {
+	if status, body := r.do(t, http.MethodPost, "config/"+name, withVerify(data, false)); status != 200 && status != 204 {
 		t.Fatalf("write config/%s [%s]: HTTP %d %s", name, r.phase, status, clip(body))
 	}
 }

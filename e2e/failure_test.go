@@ -546,6 +546,73 @@ func TestFailureConcurrentPartialWrites(t *testing.T) {
 	t.Logf("%d rounds of concurrent max_ttl + scopes writes in %s", rounds, took.Round(time.Millisecond))
 }
 
+// API.md "Writes": with verify (the default) a write that changes a
+// credential runs the grant first. A refused grant fails the write with
+// 400 naming the config and the vendor's status, nothing is stored, and
+// the old config's token keeps serving; an accepted one is the token
+// readers get.
+func TestFailureWriteVerifiesWithVendor(t *testing.T) {
+	const (
+		name   = "agentsync-verify"
+		vendor = vendorsim.AgentSync
+	)
+	t.Cleanup(func() { _, _ = env.vault.Logical().Delete(mountPath + "/config/" + name) })
+	path := mountPath + "/config/" + name
+
+	// A new config the vendor refuses is not stored.
+	env.sim.setKnobs(t, vendor, map[string]any{"fault": "status", "status": 401})
+	before := env.sim.tokenRequests(t, vendor)
+	_, err := env.vault.Logical().Write(path, operatorConfig(t, vendor))
+	if err == nil {
+		t.Errorf("writing a new config/%s the vendor refuses (401) succeeded, want HTTP 400", name)
+	} else if re := responseError(t, err); re.StatusCode != http.StatusBadRequest ||
+		!containsAll(strings.Join(re.Errors, "; "), name, "401") {
+		t.Errorf("refused write: HTTP %d %v, want 400 naming %s and the vendor's 401", re.StatusCode, re.Errors, name)
+	}
+	if n := env.sim.tokenRequests(t, vendor) - before; n != 1 {
+		t.Errorf("the write made %d token requests, want 1 (the verification grant)", n)
+	}
+	if code := statusCode(t, "config/"+name); code != http.StatusNotFound {
+		t.Errorf("config/%s after a refused first write: HTTP %d, want 404 (nothing stored)", name, code)
+	}
+
+	// An accepted write: its verified token is what readers get.
+	env.sim.postKnobs(t, vendor, map[string]any{})
+	before = env.sim.tokenRequests(t, vendor)
+	if _, err := env.vault.Logical().Write(path, operatorConfig(t, vendor)); err != nil {
+		t.Fatalf("writing config/%s: %v", name, err)
+	}
+	if n := env.sim.tokenRequests(t, vendor) - before; n != 1 {
+		t.Errorf("the accepted write made %d token requests, want 1 (the verification grant)", n)
+	}
+	tok := accessToken(t, readCreds(t, name))
+	if n := env.sim.tokenRequests(t, vendor) - before; n != 1 {
+		t.Errorf("the first read after a verified write asked the vendor again (%d requests in all, want 1)", n)
+	}
+
+	// A wrong client_secret is refused and changes nothing.
+	before = env.sim.tokenRequests(t, vendor)
+	_, err = env.vault.Logical().Write(path, map[string]any{"client_secret": "not-the-secret-" + randomHex(8)})
+	if err == nil {
+		t.Errorf("writing a client_secret the vendor refuses succeeded, want HTTP 400")
+	} else if re := responseError(t, err); re.StatusCode != http.StatusBadRequest {
+		t.Errorf("refused client_secret write: HTTP %d %v, want 400", re.StatusCode, re.Errors)
+	}
+	s, err := env.vault.Logical().Read(mountPath + "/creds/" + name)
+	if err != nil {
+		t.Fatalf("creds/%s after a refused write: %v (the old config should keep serving)", name, err)
+	}
+	if got := accessToken(t, s); got != tok {
+		t.Errorf("after a refused write the reader got another token, want the old config's cached one")
+	}
+	if !env.sim.valid(t, vendor, accessToken(t, s)) {
+		t.Errorf("the token served after a refused write is not valid at the simulator")
+	}
+	if n := env.sim.tokenRequests(t, vendor) - before; n != 1 {
+		t.Errorf("refused write + read made %d token requests, want 1 (the verification grant)", n)
+	}
+}
+
 // dataOf is a secret's data, nil-safe.
 func dataOf(s *api.Secret) map[string]any {
 	if s == nil {

@@ -15,9 +15,13 @@ import (
 )
 
 // writeConfig writes config/<name> through Vault's HTTP API, as an
-// operator's `vault write` does, and deletes it when the test ends.
+// operator's `vault write` does, and deletes it when the test ends. Unless
+// data says otherwise it writes verify=false: most tests count the read
+// path's token requests or set the vendor's knobs after the write (the
+// verify tests write verify=true).
 func writeConfig(t testing.TB, name string, data map[string]any) {
 	t.Helper()
+	data = withVerify(data, false)
 	if _, err := env.vault.Logical().Write(mountPath+"/config/"+name, data); err != nil {
 		t.Fatalf("writing config/%s: %v", name, err)
 	}
@@ -26,6 +30,15 @@ func writeConfig(t testing.TB, name string, data map[string]any) {
 			t.Errorf("deleting config/%s: %v", name, err)
 		}
 	})
+}
+
+// withVerify sets verify unless data already does.
+func withVerify(data map[string]any, verify bool) map[string]any {
+	out := map[string]any{"verify": verify}
+	for k, v := range data {
+		out[k] = v
+	}
+	return out
 }
 
 // configureVendor writes the operator's config for vendor under name, with
