@@ -32,34 +32,35 @@ var errStale = errors.New("config changed")
 const maxStaleRetries = 3
 
 // serve returns a servable token for a config name, following the config
-// when a write replaces it mid-read.
-func (b *backend) serve(ctx context.Context, s logical.Storage, name string) (*entry, *served, error) {
+// when a write replaces it mid-read. served comes back by value: a cache
+// hit allocates nothing for it.
+func (b *backend) serve(ctx context.Context, s logical.Storage, name string) (*entry, served, error) {
 	for range maxStaleRetries {
 		e, err := b.mustEntryFor(ctx, s, name)
 		if err != nil {
-			return nil, nil, err
+			return nil, served{}, err
 		}
 		got, err := b.token(ctx, s, e)
 		if err != errStale {
 			return e, got, err
 		}
 	}
-	return nil, nil, logical.CodedError(http.StatusServiceUnavailable,
+	return nil, served{}, logical.CodedError(http.StatusServiceUnavailable,
 		fmt.Sprintf("vendor config %q changed %d times during the read; try again", name, maxStaleRetries))
 }
 
 // token returns a servable token: the in-memory copy when it is outside
 // its refresh window, the back-off's answer while a failure is recent,
 // else the result of one coalesced refresh.
-func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*served, error) {
+func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (served, error) {
 	cfg := e.conn.cfg
 	now := b.now()
 	t := e.tok.Load()
 	if t.fresh(now, cfg.RefreshBefore, cfg.Generation) {
-		return &served{tok: t, at: now}, nil
+		return served{tok: t, at: now}, nil
 	}
 	if f := e.failure.Load(); f != nil && now.Before(f.until) {
-		return f.serve(t, now, cfg.Generation)
+		return deref(f.serve(t, now, cfg.Generation))
 	}
 	key := e.conn.name + "@" + strconv.FormatUint(cfg.Generation, 10)
 	// Detached from the first caller: its cancellation must not fail the
@@ -71,18 +72,25 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (*serv
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, r.Err
+			return served{}, r.Err
 		}
 		got, now := r.Val.(*served), b.now()
 		if !got.tok.servable(now) {
 			// The flight began before this reader and its token, good
 			// when it arrived, has too little left now: ask again.
-			return nil, errStale
+			return served{}, errStale
 		}
-		return &served{tok: got.tok, warning: got.warning, at: now}, nil
+		return served{tok: got.tok, warning: got.warning, at: now}, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
+		return served{}, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
 	}
+}
+
+func deref(got *served, err error) (served, error) {
+	if err != nil {
+		return served{}, err
+	}
+	return *got, nil
 }
 
 // refreshMode says why a refresh runs, which decides when the token
