@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,9 +69,9 @@ func (c *connection) readError(ctx context.Context, status int, err error) error
 		return transportError(c.name, ctx.Err(), c.red)
 	}
 	if status >= 200 && status < 300 {
-		return vendorGarbageError(c.name, status, err)
+		return vendorGarbageError(c.name, status, c.redacted(err))
 	}
-	return vendorStatusError(c.name, status, err.Error())
+	return vendorStatusError(c.name, status, c.red.String(err.Error()))
 }
 
 // interpret turns the vendor's answer into a token or a clear failure.
@@ -84,7 +85,7 @@ func (c *connection) interpret(resp *http.Response, body []byte, sentAt, arrived
 	}
 	parsed, err := parseTokenResponse(body, c.cfg.TokenField, c.cfg.ExpiresInField, c.cfg.TokenTypeField, sentAt)
 	if err != nil {
-		return nil, transient(vendorGarbageError(c.name, resp.StatusCode, err))
+		return nil, transient(vendorGarbageError(c.name, resp.StatusCode, c.redacted(err)))
 	}
 	lifetime := parsed.Lifetime
 	if lifetime == 0 {
@@ -112,3 +113,8 @@ func redirectHost(resp *http.Response) string {
 	}
 	return loc.Scheme + "://" + loc.Host
 }
+
+// redacted: every string that reaches an error passes the redactor, even
+// the parser's own words (they never quote the body, but a field name the
+// vendor chose could).
+func (c *connection) redacted(err error) error { return errors.New(c.red.String(err.Error())) }
