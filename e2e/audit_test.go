@@ -8,11 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,10 +150,14 @@ func TestSecretsAudit(t *testing.T) {
 	csV := "audit-secret-" + randomHex(8) + `-cs+/&="%:`
 	pwV := "audit-secret-" + randomHex(8) + `-pw&"=+/%`
 	keyV := "audit-secret-" + randomHex(8) + "-key.~_"
+	hdrV := "audit-secret-" + randomHex(8) + `-hdr+/&="%:`
+	parV := "audit-secret-" + randomHex(8) + `-par&"=+/%`
 	made := []madeUpSecret{
 		{addSecret("made-up client_secret", csV, al.ClientID), csV, al.ClientID},
 		{addSecret("made-up password", pwV), pwV, ""},
 		{addSecret("made-up api_key", keyV), keyV, ""},
+		{addSecret("made-up secret_headers value", hdrV), hdrV, ""},
+		{addSecret("made-up secret_params value", parV), parV, ""},
 	}
 	scannerSeesMadeUpSecrets(t, made)
 
@@ -190,6 +196,10 @@ func TestSecretsAudit(t *testing.T) {
 		{"audit-al-basic-x", with(operatorConfig(t, vendorsim.Alation), map[string]any{"client_auth": "basic", "client_secret": csV})},
 		{"audit-mp-x", with(operatorConfig(t, vendorsim.ModelPortfolio), map[string]any{"client_secret": csV, "api_key": keyV})},
 		{"audit-at-x", with(operatorConfig(t, vendorsim.AlertSite), map[string]any{"password": pwV})},
+		// Secret headers and parameters: a partner key header, a body
+		// parameter.
+		{"audit-al-kv-x", with(operatorConfig(t, vendorsim.Alation), map[string]any{"client_secret": csV,
+			"secret_headers": map[string]any{"X-Partner-Key": hdrV}, "secret_params": map[string]any{"account_secret": parV}})},
 		{"audit-refused-x", map[string]any{"token_url": fmt.Sprintf("http://127.0.0.1:%d/oauth/token", refused),
 			"grant_type": "password", "client_id": "audit-client", "client_secret": csV,
 			"username": "audit-user", "password": pwV, "api_key": keyV}},
@@ -204,7 +214,7 @@ func TestSecretsAudit(t *testing.T) {
 	}
 	names = append(names, "audit-window")
 	t.Cleanup(func() {
-		for _, n := range append(names, "audit-bad-x") {
+		for _, n := range append(names, "audit-bad-x", "audit-verify-x") {
 			_, _ = rawRequest(t, http.MethodDelete, mountPath+"/config/"+n, nil)
 		}
 	})
@@ -222,6 +232,13 @@ func TestSecretsAudit(t *testing.T) {
 			_, given := c.data[f]
 			if d[f+"_set"] != given || d[f] != nil {
 				t.Errorf("read config/%s: %s_set = %v (want %v), %s present: %v", c.name, f, d[f+"_set"], given, f, d[f] != nil)
+			}
+		}
+		for _, f := range []string{"secret_headers", "secret_params"} {
+			m, _ := c.data[f].(map[string]any)
+			want := slices.Sorted(maps.Keys(m))
+			if got := setNames(d[f+"_set"]); !slices.Equal(got, want) || d[f] != nil {
+				t.Errorf("read config/%s: %s_set = %v (want %v), %s present: %v", c.name, f, d[f+"_set"], want, f, d[f] != nil)
 			}
 		}
 	}
@@ -306,7 +323,7 @@ func TestSecretsAudit(t *testing.T) {
 
 	// The vendor refuses the made-up credentials.
 	rec.phase = "refused credentials"
-	sims := []string{"audit-as-x", "audit-al-basic-x", "audit-mp-x", "audit-at-x"}
+	sims := []string{"audit-as-x", "audit-al-basic-x", "audit-mp-x", "audit-at-x", "audit-al-kv-x"}
 	for _, n := range sims {
 		rec.vendorFailure(t, http.MethodGet, "creds/"+n, n, 502, "HTTP 40")
 	}
@@ -365,11 +382,18 @@ func TestSecretsAudit(t *testing.T) {
 			}
 		}
 		rec.vendorFailure(t, http.MethodPost, "rotate/audit-as-x", "audit-as-x", m.status, text)
+		if m.name == "echo" {
+			auditVerifyRefused(t, rec, with(operatorConfig(t, vendorsim.Alation), map[string]any{"client_auth": "basic", "client_secret": csV,
+				"secret_headers": map[string]any{"X-Partner-Key": hdrV}, "secret_params": map[string]any{"account_secret": parV}}), csV)
+		}
 	}
 	for _, v := range simVendors {
 		env.sim.postKnobs(t, v, map[string]any{})
 	}
 	modesTook := time.Since(modesBegan)
+	// The refused verified update stored nothing: the vendor back, the
+	// stored (good) credentials still get a token.
+	rec.want(t, 200, http.MethodPost, "rotate/audit-as-nolease", nil)
 	after := parseAnswer(t, rec.want(t, 200, http.MethodGet, "status/audit-as", nil)).Data
 	if n := jsonNumber(t, after["failures"]) - jsonNumber(t, before["failures"]); n != int64(len(modes)) {
 		t.Errorf("status/audit-as: %d more failures after %d failed rotates, want %d", n, len(modes), len(modes))
@@ -533,6 +557,16 @@ func auditRefreshWindow(t *testing.T, rec *responses, creds vendorsim.Credential
 	checkStaleServe(t, name, "echo", first, tok, exp, margin)
 	if !strings.Contains(strings.Join(first.Warnings, " "), "[redacted]") {
 		t.Errorf("creds/%s: the vendor echoed the request but the warning shows nothing redacted: %v", name, first.Warnings)
+	}
+	// The periodic refresh (once a minute, ahead of the window) may have
+	// met the echo before the window opened: one more failure in a row
+	// doubles every back-off below, past what the window holds. An
+	// operator's write restarts the back-off (the cached token stays: a
+	// timeout-only write changes no request field).
+	st = parseAnswer(t, rec.want(t, 200, http.MethodGet, "status/"+name, nil)).Data
+	if n := jsonNumber(t, st["consecutive_failures"]); n > 1 {
+		t.Logf("the periodic refresh failed before the window (%d failures in a row): restarting the back-off", n)
+		rec.write(t, name, map[string]any{"timeout": "15s"})
 	}
 
 	// After a failed refresh the plugin holds further attempts off for its
@@ -764,4 +798,28 @@ func TestConfigWriteTypeErrorShowsNoSecret(t *testing.T) {
 			t.Errorf("%s shows secrets: %s", path, strings.Join(found, "; "))
 		}
 	}
+}
+
+// auditVerifyRefused: writes with verify=true while the vendor echoes the
+// request (the grant of the write meets the echo): a new config carrying
+// the made-up secrets (data), and an update of audit-as-nolease (good
+// credentials) to the made-up client secret cs. Each is a 400 naming the
+// config and the vendor's 400, with the echoed secrets redacted (the
+// answers are scanned with the rest), and nothing is stored.
+func auditVerifyRefused(t *testing.T, rec *responses, data map[string]any, cs string) {
+	t.Helper()
+	data["verify"] = true
+	for _, w := range []struct {
+		name string
+		data map[string]any
+	}{
+		{"audit-verify-x", data},
+		{"audit-as-nolease", map[string]any{"client_secret": cs, "verify": true}},
+	} {
+		body := rec.want(t, 400, http.MethodPost, "config/"+w.name, w.data)
+		if !containsAll(body, w.name, "HTTP 400", "[redacted]") {
+			t.Errorf("[echo] verified write of config/%s: %s\nwant the config named, the vendor's 400, the echo redacted", w.name, clip(body))
+		}
+	}
+	rec.want(t, 404, http.MethodGet, "config/audit-verify-x", nil)
 }

@@ -128,3 +128,13 @@ func (s *simClient) getJSONErr(path string, out any) error {
 	}
 	return nil
 }
+
+// lastRequest is what the simulator tells about the last request that
+// reached vendor's token endpoint: header and parameter names, values as
+// digests (vendorsim.Digest).
+func (s *simClient) lastRequest(t testing.TB, vendor string) vendorsim.LastRequestDigest {
+	t.Helper()
+	var d vendorsim.LastRequestDigest
+	s.getJSON(t, "/_sim/last/"+vendor, &d)
+	return d
+}

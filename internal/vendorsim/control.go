@@ -1,9 +1,13 @@
 package vendorsim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // maxControlBody caps a knobs body.
@@ -20,6 +24,7 @@ func (s *Sim) controlMux() http.Handler {
 	mux.HandleFunc("POST /_sim/reset", s.handleReset)
 	mux.HandleFunc("GET /_sim/valid/{vendor}", s.withVendor(s.handleValid))
 	mux.HandleFunc("GET /_sim/credentials/{vendor}", s.withVendor(s.handleCredentials))
+	mux.HandleFunc("GET /_sim/last/{vendor}", s.withVendor(s.handleLast))
 	return mux
 }
 
@@ -84,4 +89,53 @@ func (s *Sim) handleCredentials(w http.ResponseWriter, _ *http.Request, vendor s
 	c := s.state(vendor).creds
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, c)
+}
+
+// LastRequestDigest is what GET /_sim/last/{vendor} tells about the last
+// token request: which headers and body parameters it carried, each value
+// as the hex SHA-256 of its values joined by "\n". A test that knows a
+// value it configured checks the vendor received it, and the control
+// answer (and whoever logs it) never holds a credential.
+type LastRequestDigest struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers"` // canonical name -> digest
+	// Params are the body's parameters: a form's fields, or a JSON
+	// object's string members.
+	Params map[string]string `json:"params"`
+}
+
+// Digest is the hex SHA-256 of values joined by "\n", as LastRequestDigest
+// reports a header or parameter.
+func Digest(values ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(values, "\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+// handleLast answers LastRequestDigest, 404 before the first token request.
+func (s *Sim) handleLast(w http.ResponseWriter, _ *http.Request, vendor string) {
+	r := s.LastTokenRequest(vendor)
+	if r == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no token request yet for " + vendor})
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	d := LastRequestDigest{Method: r.Method, Path: r.URL.Path, Headers: map[string]string{}, Params: map[string]string{}}
+	for name, vs := range r.Header {
+		d.Headers[http.CanonicalHeaderKey(name)] = Digest(vs...)
+	}
+	if mediaType(r) == "application/json" {
+		var obj map[string]any
+		_ = json.Unmarshal(body, &obj)
+		for k, v := range obj {
+			if str, ok := v.(string); ok {
+				d.Params[k] = Digest(str)
+			}
+		}
+	} else if form, err := url.ParseQuery(string(body)); err == nil {
+		for k, vs := range form {
+			d.Params[k] = Digest(vs...)
+		}
+	}
+	writeJSON(w, http.StatusOK, d)
 }

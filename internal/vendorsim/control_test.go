@@ -105,3 +105,42 @@ func TestKnobsJSON(t *testing.T) {
 		t.Fatalf("Go names: %+v (%v)", back, err)
 	}
 }
+
+// /_sim/last/{vendor} tells which headers and parameters the last token
+// request carried, values digested, never in clear.
+func TestControlLastRequest(t *testing.T) {
+	_, srv, _ := newTestSim(t)
+	if a := ctl(t, "GET", srv.URL+"/_sim/last/agentsync", ""); a.status != 404 {
+		t.Fatalf("before any token request: %d %s, want 404", a.status, a.body)
+	}
+	c := DefaultCredentials(AgentSync)
+	tr := goodTokenReq(AgentSync, c)
+	tr.header.Set("X-Partner-Key", "partner-secret")
+	tr.params["account_secret"] = "account-secret"
+	if a := do(t, http.DefaultClient, tr.build(t, srv.URL)); a.status != 200 {
+		t.Fatalf("token: %d %s", a.status, a.body)
+	}
+	a := ctl(t, "GET", srv.URL+"/_sim/last/agentsync", "")
+	var d LastRequestDigest
+	if err := json.Unmarshal(a.body, &d); err != nil || a.status != 200 {
+		t.Fatalf("last: %d %s (%v)", a.status, a.body, err)
+	}
+	if d.Method != "POST" || d.Path != TokenPath(AgentSync) || d.Headers["X-Partner-Key"] != Digest("partner-secret") ||
+		d.Params["account_secret"] != Digest("account-secret") || d.Params["client_secret"] != Digest(c.ClientSecret) {
+		t.Errorf("last: %+v", d)
+	}
+	for _, v := range []string{"partner-secret", "account-secret", c.ClientSecret} {
+		if strings.Contains(string(a.body), v) {
+			t.Errorf("last shows %q in clear: %s", v, a.body)
+		}
+	}
+	// A JSON body's string members.
+	mp := DefaultCredentials(ModelPortfolio)
+	if a := do(t, http.DefaultClient, goodTokenReq(ModelPortfolio, mp).build(t, srv.URL)); a.status != 200 {
+		t.Fatalf("token: %d %s", a.status, a.body)
+	}
+	if err := json.Unmarshal(ctl(t, "GET", srv.URL+"/_sim/last/modelportfolio", "").body, &d); err != nil ||
+		d.Params["client_secret"] != Digest(mp.ClientSecret) {
+		t.Errorf("last (JSON body): %+v (%v)", d, err)
+	}
+}
