@@ -117,6 +117,10 @@ func validateName(name string) error {
 	return nil
 }
 
+// paramNameRe: the names token endpoints use (RFC 6749 A: letters, digits,
+// _ and - in practice; . ~ and [] for nested forms).
+var paramNameRe = regexp.MustCompile(`^[A-Za-z0-9._~\-\[\]]{1,256}$`)
+
 // httpTokenRe is RFC 9110's token, the grammar of a header field name.
 var httpTokenRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
@@ -313,12 +317,15 @@ func validateDurations(c *vendorConfig) error {
 	return nil
 }
 
+// validateHeaderName never quotes a name it refuses: a mis-pasted pair
+// such as "Authorization: Bearer <token>==" is split by Vault at its first
+// "=", so the "name" holds the credential.
 func validateHeaderName(field, name string) error {
 	if len(name) > 256 {
-		return fieldErr(field, "header name %s is longer than 256 bytes", quote(name))
+		return fieldErr(field, "a header name is longer than 256 bytes")
 	}
 	if !httpTokenRe.MatchString(name) {
-		return fieldErr(field, "%s is not a valid HTTP header name", quote(name))
+		return fieldErr(field, "a name of %d bytes is not a valid HTTP header name (RFC 9110 token: letters, digits and !#$%%&'*+.^_`|~-); give each header as name=value", len(name))
 	}
 	return nil
 }
@@ -430,8 +437,10 @@ func validateParamMap(field string, p map[string]string) error {
 		return fieldErr(field, "more than %d parameters", maxPairs)
 	}
 	for name, value := range p {
-		if name == "" || len(name) > 256 || strings.ContainsAny(name, "\r\n\x00") {
-			return fieldErr(field, "%s is not a valid parameter name", quote(name))
+		// Not quoted, as for header names: a mis-pasted pair puts the
+		// credential in the name.
+		if !paramNameRe.MatchString(name) {
+			return fieldErr(field, "a name of %d bytes is not a valid parameter name (letters, digits and ._~-[], at most 256 bytes); give each parameter as name=value", len(name))
 		}
 		if reservedParams[name] {
 			return fieldErr(field, "%s is set from its own field; set that field instead", quote(name))
