@@ -97,9 +97,14 @@ func (b *backend) invalidate(_ context.Context, key string) {
 		b.forgetLocked(name)
 		unlock()
 	case strings.HasPrefix(key, tokenPrefix):
-		if e := b.cached(strings.TrimPrefix(key, tokenPrefix)); e != nil {
+		// Under the lock: a refresh on this node holding the old token
+		// must not put it back after the drop.
+		name := strings.TrimPrefix(key, tokenPrefix)
+		unlock := b.locks.lock(name)
+		if e := b.cached(name); e != nil {
 			e.tok.Store(nil)
 		}
+		unlock()
 	}
 }
 

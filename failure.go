@@ -63,9 +63,10 @@ func (b *backend) failed(ctx context.Context, s logical.Storage, e *entry, store
 	if mode == onRotate || !stored.usable(now, e.conn.cfg.Generation) {
 		stored = nil
 	}
-	if stored != nil {
+	if stored != nil && !fail.rejected {
 		// Sooner while a token still serves, but never before the
-		// vendor's own Retry-After.
+		// vendor's own Retry-After; never for rejected credentials,
+		// whose attempts lock password-grant accounts.
 		wait = max(staleRetryAfter(wait, stored, now), min(fail.retryAfter, retryAfterMax))
 	}
 	st.NextAttemptAt = now.Add(wait)

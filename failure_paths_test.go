@@ -312,3 +312,71 @@ func TestTokenNearlyExpiredOnArrivalIsRefused(t *testing.T) {
 		t.Fatalf("read: %v, want a 502 saying the token arrived nearly expired", err)
 	}
 }
+
+// TestBackoffAfterRestartServesEveryReaderTheValidToken: the back-off read
+// back from storage keeps the still-valid token for every reader, not only
+// the first.
+func TestBackoffAfterRestartServesEveryReaderTheValidToken(t *testing.T) {
+	env := newFakeEnv(t)
+	env.configure("x", "s")
+	tok := env.read("creds/x").Data["access_token"]
+	env.clock.Advance(50 * time.Minute)
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client"})
+	env.read("creds/x") // the refresh fails: served stale, back-off stored
+	restarted := newFakeEnvWith(t, env.storage, env.clock)
+	env.vendor.install(restarted.b)
+	for i := range 3 {
+		resp := restarted.read("creds/x")
+		if resp.Data["access_token"] != tok || len(resp.Warnings) != 1 {
+			t.Fatalf("read %d after the restart: %v %v, want the cached token with a warning", i, resp.Data["access_token"], resp.Warnings)
+		}
+		env.clock.Advance(time.Second)
+	}
+	if n := len(env.vendor.requests("x")); n != 2 {
+		t.Fatalf("%d vendor requests, want 2 (the first grant and the failed refresh)", n)
+	}
+}
+
+// TestStorageFaultDuringRefreshServesTheValidToken: a failing status Put
+// or token Get on the way to a refresh is no reason to take a still-valid
+// token from readers; no grant runs.
+func TestStorageFaultDuringRefreshServesTheValidToken(t *testing.T) {
+	for _, fault := range []string{"put status", "get token"} {
+		fs := &faultyStorage{}
+		env := newFakeEnvWith(t, fs, newFakeClock())
+		env.configure("x", "s")
+		tok := env.read("creds/x").Data["access_token"]
+		env.clock.Advance(50 * time.Minute) // inside the refresh window
+		if fault == "put status" {
+			fs.failPut.Store(statusPrefix)
+		} else {
+			fs.failGet.Store(tokenPrefix)
+		}
+		resp := env.read("creds/x")
+		if resp.Data["access_token"] != tok || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "storage") {
+			t.Fatalf("%s: %v %v, want the cached token with a warning naming storage", fault, resp.Data["access_token"], resp.Warnings)
+		}
+		if n := len(env.vendor.requests("x")); n != 1 {
+			t.Fatalf("%s: %d vendor requests, want no grant", fault, n)
+		}
+	}
+}
+
+// TestRejectedRefreshKeepsTheLongBackoff: with a still-valid token, a
+// vendor refusing the credentials is still asked no more often than the
+// rejected back-off allows (password grants lock accounts).
+func TestRejectedRefreshKeepsTheLongBackoff(t *testing.T) {
+	env := newFakeEnv(t)
+	env.configure("x", "s")
+	env.vendor.setMode("x", vendorMode{lifetime: 5 * time.Minute})
+	env.read("creds/x")
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client"})
+	env.clock.Advance(3 * time.Minute) // the 2 min refresh window opens
+	for range 110 {
+		_, _ = env.do(logical.ReadOperation, "creds/x", nil)
+		env.clock.Advance(time.Second)
+	}
+	if n := len(env.vendor.requests("x")) - 1; n > 3 {
+		t.Fatalf("110 reads in the window made %d refusing requests, want at most 3 (30 s, then 60 s apart)", n)
+	}
+}

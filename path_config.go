@@ -100,10 +100,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 // entry.
 func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name string, changed bool, verified *cachedToken, st *grantStatus) error {
 	defer b.forgetLocked(name)
-	cacheErr, err := b.replaceToken(ctx, s, name, changed, verified)
-	if err != nil {
-		return err
-	}
+	cacheErr, tokenErr := b.replaceToken(ctx, s, name, changed, verified)
 	dirty := st.resetBackoff()
 	switch {
 	case cacheErr != nil:
@@ -114,10 +111,14 @@ func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name 
 		st.succeeded(b.now())
 		dirty = true
 	}
+	// The back-off ends even when dropping the old token failed: the new
+	// config must not inherit the old one's wait.
 	if dirty {
-		return storeStatus(ctx, s, name, st)
+		if err := storeStatus(ctx, s, name, st); err != nil && tokenErr == nil {
+			tokenErr = err
+		}
 	}
-	return nil
+	return tokenErr
 }
 
 // replaceToken: a verified token becomes the cached one, so the first read

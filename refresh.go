@@ -142,7 +142,7 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 	} else {
 		var err error
 		if stored, err = loadToken(ctx, s, name); err != nil {
-			return nil, err // a failing Get must not mint
+			return b.storageFallback(e, err) // a failing Get must not mint
 		}
 		if mode.satisfiedBy(stored, b.now(), cfg) {
 			e.tok.Store(stored)
@@ -154,7 +154,7 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 	}
 	st, err := loadStatus(ctx, s, name)
 	if err != nil {
-		return nil, err
+		return b.storageFallback(e, err)
 	}
 	if mode != onRotate && st.backingOff(b.now()) {
 		if !stored.usable(b.now(), cfg.Generation) {
@@ -162,6 +162,9 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 		}
 		f := failureFrom(name, st, stored, nil)
 		e.failure.Store(f)
+		if stored != nil {
+			e.tok.Store(stored) // the next readers get it too, not only this one
+		}
 		return f.serve(stored, b.now(), cfg.Generation)
 	}
 	return b.mint(ctx, s, e, stored, st, mode)
@@ -184,7 +187,10 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 	if err := storeStatus(ctx, s, name, st); err != nil {
 		// The replication state does not tell every read-only node
 		// (OpenBao standbys serve reads themselves); storage does.
-		return nil, readOnlyOr(err)
+		if err = readOnlyOr(err); err == logical.ErrReadOnly || mode == onRotate {
+			return nil, err
+		}
+		return b.storageFallback(e, err)
 	}
 	tok, fail := e.conn.grant(ctx, b.now)
 	if fail == nil {
@@ -212,4 +218,17 @@ func readOnlyOr(err error) error {
 		return logical.ErrReadOnly
 	}
 	return err
+}
+
+// storageFallback: a storage fault on the way to a grant never takes a
+// still-valid token from readers; without one, the fault is the answer
+// (an error, not an error response: Vault logs it as internal).
+func (b *backend) storageFallback(e *entry, err error) (*served, error) {
+	now := b.now()
+	if t := e.tok.Load(); t.usable(now, e.conn.cfg.Generation) {
+		b.Logger().Warn("storage failed during a refresh; serving the cached token", "config", e.conn.name, "error", err)
+		return &served{tok: t, at: now, warning: fmt.Sprintf(
+			"refreshing the token failed (storage: %v); serving the cached token valid until %s", err, rfc3339(t.ExpiresAt))}, nil
+	}
+	return nil, err
 }

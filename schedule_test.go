@@ -462,18 +462,14 @@ func (w *world) checkRequest(name, secret string, at time.Time) {
 
 // noteAnswer remembers a failed answer and the least gap the back-off owes
 // it: the vendor's Retry-After, else a second (the back-off's floor, also
-// while a still-valid token is served), or 30 s for rejected credentials
-// when no valid token is left.
+// while a still-valid token is served), or 30 s for rejected credentials.
 func (w *world) noteAnswer(name string, m vendorMode, at time.Time) {
 	if m.status == 0 {
 		return
 	}
 	gap := time.Second
-	cfg, tok := w.store.rawConfig(name), w.store.rawToken(name)
 	if m.status == 401 || m.oauthError == "invalid_grant" {
-		if cfg == nil || !tok.usable(at, cfg.Generation) {
-			gap = backoffRejected
-		}
+		gap = backoffRejected // with or without a still-valid token
 	}
 	if m.retryAfter != "" {
 		var secs int

@@ -59,6 +59,9 @@ func (st *grantStatus) failed(now time.Time, f *grantFailure) time.Duration {
 func (st *grantStatus) refused(now time.Time, f *grantFailure) {
 	st.Failures++
 	st.LastFailureAt = now
+	if st.backingOff(now) {
+		return // readers of the stored config are told its own error
+	}
 	st.LastError = f.err.Error()
 	st.LastErrorCode = codeOf(f.err)
 }

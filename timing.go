@@ -118,7 +118,8 @@ func backoffAfter(n int, f *grantFailure) time.Duration {
 	return d
 }
 
-// staleRetryAfter bounds the back-off while a still-valid token is served:
+// staleRetryAfter bounds the back-off of a transient failure while a
+// still-valid token is served:
 // the next attempt comes no later than halfway through the lease the token
 // has left (so a vendor that recovers is asked again before readers run
 // out), and no sooner than a second after the last one.
