@@ -271,7 +271,6 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			start := time.Now()
 			resp, err := client.Do(req)
 			if resp != nil {
 				resp.Body.Close()
@@ -282,9 +281,6 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 			}
 			if n := attempts.Load(); n != 1 {
 				t.Fatalf("%d attempts, want 1 (a refused dial is not retried)", n)
-			}
-			if took := time.Since(start); took >= retryWaitMin {
-				t.Fatalf("took %s, want under %s", took, retryWaitMin)
 			}
 			if hits.Load() != 0 {
 				t.Fatal("the loopback listener was reached")

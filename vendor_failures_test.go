@@ -210,12 +210,12 @@ func TestRetryAfterBeyondTimeoutGivesUpAtOnce(t *testing.T) {
 	env := newSimEnv(t)
 	env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": "2s"})
 	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Fault: vendorsim.FaultRateLimit, RetryAfter: "120"})
-	start := time.Now()
+	// Waiting would end in the 2 s timeout: a 504, not the vendor's 429.
 	err := env.readErr(vendorsim.AgentSync)
 	if !strings.Contains(err.Error(), "HTTP 429") || !strings.Contains(err.Error(), "rate_limit_exceeded") {
 		t.Fatalf("error %v", err)
 	}
-	if env.tokenRequests(vendorsim.AgentSync) != 1 || time.Since(start) > time.Second {
+	if env.tokenRequests(vendorsim.AgentSync) != 1 {
 		t.Fatalf("waited for a Retry-After past the timeout (%d requests)", env.tokenRequests(vendorsim.AgentSync))
 	}
 }
