@@ -70,11 +70,17 @@ func (b *backend) entryLocked(ctx context.Context, s logical.Storage, name strin
 
 // mustEntryFor is entryFor for paths where a missing config is a 404.
 func (b *backend) mustEntryFor(ctx context.Context, s logical.Storage, name string) (*entry, error) {
-	e, err := b.entryFor(ctx, s, name)
-	if err == nil && e == nil {
-		err = notFound(name)
+	return orNotFound(name)(b.entryFor(ctx, s, name))
+}
+
+// orNotFound turns "no such config" (a nil entry, no error) into the 404.
+func orNotFound(name string) func(*entry, error) (*entry, error) {
+	return func(e *entry, err error) (*entry, error) {
+		if err == nil && e == nil {
+			err = notFound(name)
+		}
+		return e, err
 	}
-	return e, err
 }
 
 // connect prepares a stored config to run.

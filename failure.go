@@ -48,8 +48,7 @@ func failureFrom(name string, st *grantStatus, stale *cachedToken, cause error) 
 	}
 	f := &failureState{until: st.NextAttemptAt, err: err}
 	if stale != nil {
-		f.warning = fmt.Sprintf("refreshing the token failed; serving the cached token valid until %s: %s",
-			rfc3339(stale.ExpiresAt), msg)
+		f.warning = staleWarning(stale, msg)
 	}
 	return f
 }
@@ -79,4 +78,9 @@ func (b *backend) failed(ctx context.Context, s logical.Storage, e *entry, store
 	}
 	e.tok.Store(stored)
 	return &served{tok: stored, warning: f.warning, at: now}, nil
+}
+
+// staleWarning goes with a still-valid token served after a failed refresh.
+func staleWarning(t *cachedToken, why string) string {
+	return fmt.Sprintf("refreshing the token failed; serving the cached token valid until %s: %s", rfc3339(t.ExpiresAt), why)
 }

@@ -34,10 +34,7 @@ func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *
 	name := d.Get("name").(string)
 	unlock := b.locks.lock(name)
 	defer unlock()
-	e, err := b.entryLocked(ctx, req.Storage, name)
-	if err == nil && e == nil {
-		err = notFound(name)
-	}
+	e, err := orNotFound(name)(b.entryLocked(ctx, req.Storage, name))
 	if err != nil {
 		return nil, err
 	}

@@ -148,9 +148,9 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 			e.tok.Store(stored)
 			return &served{tok: stored, at: b.now()}, nil
 		}
-	}
-	if b.readOnly() {
-		return nil, logical.ErrReadOnly
+		if b.readOnly() {
+			return nil, logical.ErrReadOnly
+		}
 	}
 	st, err := loadStatus(ctx, s, name)
 	if err != nil {
@@ -227,8 +227,7 @@ func (b *backend) storageFallback(e *entry, err error) (*served, error) {
 	now := b.now()
 	if t := e.tok.Load(); t.usable(now, e.conn.cfg.Generation) {
 		b.Logger().Warn("storage failed during a refresh; serving the cached token", "config", e.conn.name, "error", err)
-		return &served{tok: t, at: now, warning: fmt.Sprintf(
-			"refreshing the token failed (storage: %v); serving the cached token valid until %s", err, rfc3339(t.ExpiresAt))}, nil
+		return &served{tok: t, at: now, warning: staleWarning(t, "storage: "+err.Error())}, nil
 	}
 	return nil, err
 }

@@ -45,25 +45,30 @@ func (st *grantStatus) succeeded(now time.Time) {
 
 // failed counts a failure and returns the back-off it earns.
 func (st *grantStatus) failed(now time.Time, f *grantFailure) time.Duration {
-	st.Failures++
+	st.count(now, f)
 	st.ConsecutiveFailures++
+	st.GrantStartedAt = time.Time{}
+	return backoffAfter(st.ConsecutiveFailures, f)
+}
+
+// count records one failed grant and what readers were told.
+func (st *grantStatus) count(now time.Time, f *grantFailure) {
+	st.Failures++
 	st.LastFailureAt = now
 	st.LastError = f.err.Error()
 	st.LastErrorCode = codeOf(f.err)
-	st.GrantStartedAt = time.Time{}
-	return backoffAfter(st.ConsecutiveFailures, f)
 }
 
 // refused counts a verification grant the vendor refused: it failed, but
 // the config it tried was never stored, so no back-off follows.
 func (st *grantStatus) refused(now time.Time, f *grantFailure) {
-	st.Failures++
-	st.LastFailureAt = now
 	if st.backingOff(now) {
-		return // readers of the stored config are told its own error
+		// Readers of the stored config are told its own error.
+		st.Failures++
+		st.LastFailureAt = now
+		return
 	}
-	st.LastError = f.err.Error()
-	st.LastErrorCode = codeOf(f.err)
+	st.count(now, f)
 }
 
 // backingOff: a recent failure asks readers to wait.
