@@ -117,8 +117,8 @@ func generatedKeyAnswer(resp *logical.Response, name string, cfg *vendorConfig) 
 		return resp
 	}
 	resp.Data = map[string]interface{}{"kid": k.kid, "public_key": k.publicPEM()}
-	resp.AddWarning(fmt.Sprintf("generated a %s signing key (kid %s) that never leaves Vault: register jwks/%s as the client's jwks_uri, "+
-		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", cfg.KeyType, k.kid, name))
+	resp.AddWarning(fmt.Sprintf("generated an %s signing key (kid %s) that never leaves Vault: register jwks/%s as the client's jwks_uri, "+
+		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), k.kid, name))
 	return resp
 }
 

@@ -199,7 +199,7 @@ func (r *keyRotation) verifiedSwitch(cfg *vendorConfig) (*logical.Response, erro
 	}
 	if fail != nil {
 		return logical.ErrorResponse(fmt.Sprintf(
-			"the vendor refused the new key (kid %s): %s. The current key keeps signing and both stay published in jwks/%s; "+
+			"a grant signed by the new key (kid %s) failed: %s. The current key keeps signing and both stay published in jwks/%s; "+
 				"run rotate-key/%s step=switch once the vendor knows the new key, or step=cancel",
 			kidOf(cfg.PrivateKey), fail.err.Error(), r.name, r.name)), nil
 	}
