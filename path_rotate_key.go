@@ -27,8 +27,9 @@ func pathRotateKey(b *backend) *framework.Path {
 		Fields:  rotateKeyFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
-				Callback: b.pathRotateKeyWrite,
-				Summary:  "Rotate the private_key_jwt signing key without downtime.",
+				Callback:  b.pathRotateKeyWrite,
+				Summary:   "Rotate the private_key_jwt signing key without downtime.",
+				Responses: okResponse(rotateKeyResponseFields),
 			},
 		},
 		HelpSynopsis: "Rotate the private_key_jwt signing key: the new key is published before it signs.",
@@ -38,6 +39,14 @@ with it from then on and unpublishes the old one. step=publish only
 publishes the next key (and returns its public key, to upload); step=switch
 makes it sign; step=cancel drops it.`,
 	}
+}
+
+var rotateKeyResponseFields = map[string]*framework.FieldSchema{
+	"current_kid":     {Type: framework.TypeString, Description: "Thumbprint (RFC 7638) of the key that signs now."},
+	"next_kid":        {Type: framework.TypeString, Description: "Thumbprint of the published key that signs after step=switch."},
+	"next_public_key": {Type: framework.TypeString, Description: "After step=publish: the next key's public half (PEM), to upload."},
+	"next_jwk":        {Type: framework.TypeMap, Description: "After step=publish: the next key's public JWK."},
+	"expires_at":      {Type: framework.TypeString, Description: "After a verified switch: expiry of the token the new key got."},
 }
 
 func rotateKeyFields() map[string]*framework.FieldSchema {
