@@ -87,6 +87,9 @@ function providerConfig(cfg) {
   const resources = cfg.resources ?? {};
   return {
     clients: cfg.clients ?? [],
+    // A client may be registered with (and ask for) its resource servers'
+    // scopes.
+    scopes: ['openid', ...Object.values(resources).flatMap((rs) => (rs.scope ?? '').split(' ').filter(Boolean))],
     clientAuthMethods: cfg.client_auth_methods
       ?? ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'],
     jwks: { keys: [signingKey()] },
