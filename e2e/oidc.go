@@ -74,8 +74,9 @@ type oidcServer struct {
 func startOIDC(t testing.TB, cfg oidcConfig) *oidcServer {
 	t.Helper()
 	s := &oidcServer{http: httpClient(10 * time.Second), introspector: "e2e-introspector", introspectorSecret: "introspect-" + randomHex(24)}
-	addSecret("oidc introspector client_secret", s.introspectorSecret, s.introspector)
-	cfg.Clients = append(cfg.Clients, secretClient(s.introspector, "client_secret_basic", s.introspectorSecret))
+	addSecret("oidc introspector client_secret", s.introspectorSecret)
+	// client_secret_post: every test's client_auth_methods lists it.
+	cfg.Clients = append(cfg.Clients, secretClient(s.introspector, "client_secret_post", s.introspectorSecret))
 
 	base := "oidc-" + safeName(t.Name())
 	cfgFile := filepath.Join(env.dir, base+".json")
@@ -168,12 +169,11 @@ func (s *oidcServer) jwks(t testing.TB) jose.JSONWebKeySet {
 func (s *oidcServer) introspect(t testing.TB, token string) map[string]any {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.issuer+"/token/introspection",
-		strings.NewReader(url.Values{"token": {token}}.Encode()))
+		strings.NewReader(url.Values{"token": {token}, "client_id": {s.introspector}, "client_secret": {s.introspectorSecret}}.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(s.introspector, s.introspectorSecret)
 	var out map[string]any
 	s.do(t, req, &out)
 	return out

@@ -287,7 +287,7 @@ func TestOIDCPrivateKeyJWTSupplied(t *testing.T) {
 			name, clientID := "oidc-sup-"+c.name, "e2e-sup-"+c.name
 			der, typ := c.der(c.key)
 			keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
-			addSecret("oidc "+c.name+" private_key", keyPEM)
+			addKeySecret(t, "oidc "+c.name+" private_key", keyPEM)
 			writeConfig(t, name, map[string]any{"token_url": srv.tokenURL(), "client_auth": "private_key_jwt",
 				"private_key": keyPEM, "signing_alg": c.alg, "client_id": clientID, "verify": true})
 			mustReadConfigFlag(t, name, "private_key_set", true)

@@ -34,7 +34,7 @@ func (ca *testCA) clientCert(t *testing.T, cn string) vendorsim.Issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addSecret("tls_client_key for CN "+cn, string(c.KeyPEM))
+	addKeySecret(t, "tls_client_key for CN "+cn, string(c.KeyPEM))
 	return c
 }
 

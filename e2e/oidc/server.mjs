@@ -95,6 +95,14 @@ function providerConfig(cfg) {
     jwks: { keys: [signingKey()] },
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     ttl: { ClientCredentials: 600 },
+    // oidc-provider's fetch refuses special-use addresses (SSRF guard,
+    // lib/helpers/fetch_request.js), loopback included; the clients'
+    // jwks_uri is the test's Vault on 127.0.0.1, so this server fetches
+    // without the guard.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -134,8 +142,8 @@ function signingKey() {
 // client authentication failure with the same invalid_client, and keeps the
 // reason (wrong secret, unknown kid, replayed jti, ...) in error_detail.
 function logEvents(p) {
-  const describe = (err) => [err.name, err.message, err.error_description, err.error_detail,
-    err.cause?.message].filter(Boolean).join(': ');
+  const describe = (err) => (err ? [err.name, err.message, err.error_description, err.error_detail,
+    describe(err.cause)].filter(Boolean).join(': ') : '');
   for (const event of ['grant.error', 'server_error', 'jwks.error']) {
     p.on(event, (ctx, err) => log(`${event} ${describe(err)}`));
   }
