@@ -25,7 +25,7 @@ type options struct {
 	addrFile string
 	useTLS   bool
 	caFile   string
-	certFile string // server certificate (PEM) instead of a self-signed one
+	certFile string // server certificate (PEM) instead of a generated one
 	keyFile  string
 	clientCA string // mTLS mode: client certificates from this CA (tls.go)
 }
@@ -34,9 +34,9 @@ func main() {
 	var o options
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address")
 	flag.StringVar(&o.addrFile, "addr-file", "", "write the base URL (http[s]://host:port) here once listening")
-	flag.BoolVar(&o.useTLS, "tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1/localhost")
-	flag.StringVar(&o.caFile, "ca-file", "", "with -tls, write the certificate PEM here (use it as the CA)")
-	flag.StringVar(&o.certFile, "tls-cert", "", "with -tls, serve this certificate (PEM) instead of a self-signed one")
+	flag.BoolVar(&o.useTLS, "tls", false, "serve HTTPS (a certificate for 127.0.0.1/localhost from a fresh CA unless -tls-cert)")
+	flag.StringVar(&o.caFile, "ca-file", "", "with -tls, write the generated CA certificate PEM here (what clients trust)")
+	flag.StringVar(&o.certFile, "tls-cert", "", "with -tls, serve this certificate (PEM) instead of a generated one")
 	flag.StringVar(&o.keyFile, "tls-key", "", "with -tls-cert, its private key (PEM)")
 	flag.StringVar(&o.clientCA, "client-ca", "", "with -tls, mTLS mode (RFC 8705): token endpoints want a client certificate "+
 		"signed by this CA (PEM) whose subject CN is the client_id")

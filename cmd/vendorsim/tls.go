@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
 // check refuses flag combinations that would serve something other than
@@ -17,13 +19,13 @@ func (o options) check() error {
 	case (o.certFile == "") != (o.keyFile == ""):
 		return errors.New("-tls-cert and -tls-key go together")
 	case o.certFile != "" && o.caFile != "":
-		return errors.New("-ca-file writes the self-signed certificate: not with -tls-cert")
+		return errors.New("-ca-file writes the generated CA: not with -tls-cert")
 	}
 	return nil
 }
 
-// tlsConfig is the server side: the given certificate or a fresh
-// self-signed one; with -client-ca, client certificates are asked for and
+// tlsConfig is the server side: the given certificate or one from a
+// fresh CA; with -client-ca, client certificates are asked for and
 // verified against that CA. They are asked for, not required: the /_sim/
 // control endpoints serve clients without one, and a token request
 // without one gets the vendor's 401 invalid_client (RFC 8705 2), which
@@ -57,9 +59,18 @@ func serverCert(o options) (tls.Certificate, error) {
 		}
 		return cert, nil
 	}
-	cert, certPEM, err := selfSignedCert()
-	if err == nil && o.caFile != "" {
-		err = writeFileAtomic(o.caFile, certPEM)
+	// A fresh CA and a certificate for 127.0.0.1, ::1 and localhost: the
+	// PEM written by -ca-file is all a client must trust.
+	ca, err := vendorsim.NewTestCA("vendorsim")
+	if err != nil {
+		return tls.Certificate{}, err
 	}
-	return cert, err
+	issued, err := ca.IssueServer()
+	if err == nil && o.caFile != "" {
+		err = writeFileAtomic(o.caFile, ca.PEM)
+	}
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return issued.TLSCertificate()
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// TestCA is a certificate authority made at test time, for the mTLS mode
-// (RFC 8705): it signs the simulator's server certificate and the clients'
-// certificates, so that nothing long-lived is committed.
+// TestCA is a certificate authority made at run time: it signs the
+// simulator's server certificate (cmd/vendorsim -tls) and, for the mTLS
+// mode (RFC 8705), the clients' certificates, so that no key is committed.
 type TestCA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
@@ -35,7 +35,8 @@ func (i Issued) TLSCertificate() (tls.Certificate, error) {
 	return tls.X509KeyPair(i.CertPEM, i.KeyPEM)
 }
 
-// NewTestCA makes a CA named cn, valid for a day.
+// NewTestCA makes a CA named cn. Its certificates are valid for a week
+// (a `make dev` simulator may stay up for days).
 func NewTestCA(cn string) (*TestCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -116,7 +117,7 @@ func certTemplate(cn string) (*x509.Certificate, error) {
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn, Organization: []string{"vendorsim test CA"}},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
 	}, nil
 }
 
