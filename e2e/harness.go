@@ -56,11 +56,15 @@ type harness struct {
 	// creds are the credentials the simulator accepts, per vendor, fetched
 	// from its control endpoint as an operator would get them from a vendor.
 	creds map[string]vendorsim.Credentials
+
+	oidcDir    string // holds node_modules/oidc-provider (oidc.go)
+	oidcServer string // e2e/oidc/server.mjs
 }
 
 // runMain starts one simulator and one Vault for the whole package, runs
 // the tests, and stops both. It reads VAULT_BIN (else scripts/vault-bin.sh
-// finds or builds Vault), PLUGIN_DIR (default ../bin/plugins),
+// finds or builds Vault), OIDC_PROVIDER_DIR (else scripts/oidc-provider.sh
+// installs it), PLUGIN_DIR (default ../bin/plugins),
 // VENDORSIM_BIN (default ../bin/vendorsim) and E2E_KEEP=1 (keep the work
 // dir, logs included, even on success).
 func runMain(m *testing.M) int {
@@ -97,6 +101,9 @@ func (h *harness) start() error {
 	}
 	fmt.Printf("e2e: work dir %s (logs: vault.log, audit.log, sim.log, agent.log)\n", h.dir)
 	if err := h.findBinaries(repo); err != nil {
+		return err
+	}
+	if err := h.findOIDCProvider(repo); err != nil {
 		return err
 	}
 	simBin := envOr("VENDORSIM_BIN", filepath.Join(repo, "bin", "vendorsim"))

@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -26,14 +25,21 @@ type options struct {
 	addrFile string
 	useTLS   bool
 	caFile   string
+	certFile string // server certificate (PEM) instead of a generated one
+	keyFile  string
+	clientCA string // mTLS mode: client certificates from this CA (tls.go)
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address")
 	flag.StringVar(&o.addrFile, "addr-file", "", "write the base URL (http[s]://host:port) here once listening")
-	flag.BoolVar(&o.useTLS, "tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1/localhost")
-	flag.StringVar(&o.caFile, "ca-file", "", "with -tls, write the certificate PEM here (use it as the CA)")
+	flag.BoolVar(&o.useTLS, "tls", false, "serve HTTPS (a certificate for 127.0.0.1/localhost from a fresh CA unless -tls-cert)")
+	flag.StringVar(&o.caFile, "ca-file", "", "with -tls, write the generated CA certificate PEM here (what clients trust)")
+	flag.StringVar(&o.certFile, "tls-cert", "", "with -tls, serve this certificate (PEM) instead of a generated one")
+	flag.StringVar(&o.keyFile, "tls-key", "", "with -tls-cert, its private key (PEM)")
+	flag.StringVar(&o.clientCA, "client-ca", "", "with -tls, mTLS mode (RFC 8705): token endpoints want a client certificate "+
+		"signed by this CA (PEM) whose subject CN is the client_id")
 	flag.Parse()
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.SetPrefix("vendorsim: ")
@@ -43,8 +49,8 @@ func main() {
 }
 
 func run(o options) error {
-	if o.caFile != "" && !o.useTLS {
-		return errors.New("-ca-file needs -tls")
+	if err := o.check(); err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -54,6 +60,7 @@ func run(o options) error {
 		return err
 	}
 	sim := vendorsim.New()
+	sim.SetMTLS(o.clientCA != "")
 	srv := &http.Server{Handler: logRequests(sim), ReadHeaderTimeout: 10 * time.Second}
 	// Reset releases FaultHang requests, so shutdown need not wait for
 	// their clients to give up.
@@ -81,8 +88,7 @@ func run(o options) error {
 	return shutdown(srv)
 }
 
-// listen opens the listener, wrapped in TLS with a fresh self-signed
-// certificate when asked.
+// listen opens the listener, wrapped in TLS when asked (tls.go).
 func listen(o options) (net.Listener, string, error) {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -91,15 +97,12 @@ func listen(o options) (net.Listener, string, error) {
 	if !o.useTLS {
 		return ln, "http", nil
 	}
-	cert, certPEM, err := selfSignedCert()
-	if err == nil && o.caFile != "" {
-		err = writeFileAtomic(o.caFile, certPEM)
-	}
+	cfg, err := tlsConfig(o)
 	if err != nil {
 		_ = ln.Close()
 		return nil, "", err
 	}
-	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), "https", nil
+	return tls.NewListener(ln, cfg), "https", nil
 }
 
 // baseURL names the listener; an unspecified address (0.0.0.0, ::) is not

@@ -24,8 +24,9 @@ type tokenGrant struct {
 // checkTokenRequest validates a token request against the vendor's page and
 // the accepted credentials c. Checks run cheapest and most generic first, as
 // a gateway in front of the vendor would: method, headers, body encoding,
-// missing parameters (400), then credentials (401).
-func (spec *vendorSpec) checkTokenRequest(r *http.Request, body []byte, c Credentials) (tokenGrant, *apiError) {
+// missing parameters (400), then credentials (401). With mtls the client
+// certificate is checked first (mtls.go).
+func (spec *vendorSpec) checkTokenRequest(r *http.Request, body []byte, c Credentials, mtls bool) (tokenGrant, *apiError) {
 	if r.Method != http.MethodPost {
 		e := methodNotAllowed()
 		return tokenGrant{}, &e
@@ -41,7 +42,12 @@ func (spec *vendorSpec) checkTokenRequest(r *http.Request, body []byte, c Creden
 	if e != nil {
 		return tokenGrant{}, e
 	}
-	if e := spec.checkRequired(p, client.viaBasic); e != nil {
+	if mtls && spec.clientAuth {
+		if e := checkClientCert(r, &client); e != nil {
+			return tokenGrant{}, e
+		}
+	}
+	if e := spec.checkRequired(p, client); e != nil {
 		return tokenGrant{}, e
 	}
 	if e := spec.checkGrantType(p); e != nil {
@@ -135,6 +141,7 @@ func (spec *vendorSpec) parseJSON(r *http.Request, body []byte) (params, *apiErr
 type clientAuth struct {
 	id, secret string
 	viaBasic   bool
+	viaCert    bool // RFC 8705 tls_client_auth: the certificate stands for the secret
 }
 
 // clientCredentials finds the client credentials: HTTP Basic where the
@@ -164,7 +171,7 @@ func (spec *vendorSpec) clientCredentials(r *http.Request, p params) (clientAuth
 }
 
 // checkRequired answers 400 invalid_request naming the first missing parameter.
-func (spec *vendorSpec) checkRequired(p params, viaBasic bool) *apiError {
+func (spec *vendorSpec) checkRequired(p params, client clientAuth) *apiError {
 	var need []string
 	if spec.grantType != "" {
 		need = append(need, "grant_type")
@@ -172,7 +179,11 @@ func (spec *vendorSpec) checkRequired(p params, viaBasic bool) *apiError {
 	if spec.userAuth {
 		need = append(need, "username", "password")
 	}
-	if spec.clientAuth && !viaBasic {
+	switch {
+	case !spec.clientAuth || client.viaBasic:
+	case client.viaCert:
+		need = append(need, "client_id")
+	default:
 		need = append(need, "client_id", "client_secret")
 	}
 	for _, k := range need {
@@ -193,7 +204,7 @@ func (spec *vendorSpec) checkGrantType(p params) *apiError {
 
 // authenticate compares the presented credentials with the accepted ones.
 func (spec *vendorSpec) authenticate(p params, client clientAuth, c Credentials) *apiError {
-	if spec.clientAuth && !(secretEqual(client.id, c.ClientID) && secretEqual(client.secret, c.ClientSecret)) {
+	if spec.clientAuth && !(secretEqual(client.id, c.ClientID) && (client.viaCert || secretEqual(client.secret, c.ClientSecret))) {
 		if client.viaBasic {
 			return basicFailure("client authentication failed")
 		}

@@ -26,6 +26,7 @@ type Sim struct {
 	vendors map[string]*vendorState
 	release chan struct{} // closed by Reset to free hanging requests
 	control http.Handler
+	mtls    bool // client certificates required (mtls.go)
 }
 
 // vendorState is everything the Sim remembers about one vendor.

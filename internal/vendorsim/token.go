@@ -21,6 +21,7 @@ type tokenPlan struct {
 	knobs   Knobs
 	fault   Fault
 	creds   Credentials
+	mtls    bool
 	release <-chan struct{}
 }
 
@@ -41,7 +42,7 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request, spec *vendorSpe
 		s.serveFault(w, r, spec, plan, body)
 		return
 	}
-	grant, e := spec.checkTokenRequest(r, body, plan.creds)
+	grant, e := spec.checkTokenRequest(r, body, plan.creds, plan.mtls)
 	if e != nil {
 		spec.writeError(w, *e)
 		return
@@ -65,7 +66,7 @@ func (s *Sim) beginToken(vendor string, r *http.Request, body []byte) tokenPlan 
 	v := s.state(vendor)
 	v.stats.TokenRequests++
 	v.last = rec
-	plan := tokenPlan{knobs: v.knobs, creds: v.creds, release: s.release}
+	plan := tokenPlan{knobs: v.knobs, creds: v.creds, mtls: s.mtls, release: s.release}
 	plan.fault = v.takeFault()
 	return plan
 }
