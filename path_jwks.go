@@ -51,9 +51,11 @@ func (b *backend) pathJWKSRead(ctx context.Context, req *logical.Request, d *fra
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	// Vault's default Cache-Control for a raw body is no-store: a vendor
-	// fetches the JWKS again for each assertion it cannot match, so a key
-	// published by rotate-key is seen at once.
+	// Vault's default Cache-Control for a raw body (no-store) is kept: a
+	// max-age only makes a vendor keep an old JWKS longer. Vendors still
+	// cache on their own (oidc-provider for at least 60 s, refetching on
+	// an unknown kid after that), which is why rotate-key publishes before
+	// it switches.
 	return &logical.Response{Data: map[string]interface{}{
 		logical.HTTPContentType: "application/json",
 		logical.HTTPRawBody:     body,

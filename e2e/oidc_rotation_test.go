@@ -87,22 +87,25 @@ func rotateKeyPublishSwitch(t *testing.T, name string) string {
 		t.Fatalf("rotate-key/%s step=publish: %v", name, err)
 	}
 	next := kidField(t, s, "next_kid")
-	if kidField(t, s, "current_kid") != old || kidField(t, s, "kid") != next {
-		t.Fatalf("step=publish: want current_kid %s and kid = next_kid, got %v", old, s.Data)
+	if kidField(t, s, "current_kid") != old || next == old {
+		t.Fatalf("step=publish: want current_kid %s and a new next_kid, got %v", old, s.Data)
 	}
-	for _, field := range []string{"public_key_pem", "jwk"} {
+	for _, field := range []string{"next_public_key", "next_jwk"} {
 		if s.Data[field] == nil {
 			t.Errorf("step=publish answers no %s: keys %v", field, keys(s.Data))
 		}
 	}
-	if jwk, ok := s.Data["jwk"].(map[string]any); ok {
+	if jwk, ok := s.Data["next_jwk"].(map[string]any); ok {
+		if jwk["kid"] != next {
+			t.Errorf("step=publish: next_jwk kid %v, want %s", jwk["kid"], next)
+		}
 		for member := range jwk {
 			if !publicJWKMembers[member] {
 				t.Errorf("step=publish: jwk member %q is not a public one", member)
 			}
 		}
 	}
-	if pemText, _ := s.Data["public_key_pem"].(string); strings.Contains(pemText, "PRIVATE") {
+	if pemText, _ := s.Data["next_public_key"].(string); strings.Contains(pemText, "PRIVATE") || !strings.Contains(pemText, "PUBLIC KEY") {
 		t.Errorf("step=publish answers private material")
 	}
 	set := readPublicJWKS(t, name)
