@@ -308,7 +308,7 @@ func TestClientAuthValidation(t *testing.T) {
 		{"cert of another key", base(map[string]interface{}{"private_key": good, "certificate": otherCert}), "certificate: is not the certificate of private_key"},
 		{"cert without key", base(map[string]interface{}{"certificate": rsaCert}), "certificate: needs the private_key it certifies"},
 		{"hs256 short secret", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_auth": "client_secret_jwt", "client_secret": "short"},
-			"client_secret: is 5 bytes; client_secret_jwt (HS256) needs at least 32"},
+			"client_secret: is shorter than 32 bytes"},
 		{"hs256 alg", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_auth": "client_secret_jwt", "client_secret": strings.Repeat("x", 32), "signing_alg": "RS256"},
 			`signing_alg: "RS256" does not fit client_auth client_secret_jwt`},
 		{"jwt without client_id", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_auth": "private_key_jwt"}, "client_id: required"},
@@ -321,6 +321,17 @@ func TestClientAuthValidation(t *testing.T) {
 		{"tls over http", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "tls_client_cert": rsaCert, "tls_client_key": good}, "tls_client_cert: token_url is http"},
 		{"client_assertion param", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "params": map[string]interface{}{"client_assertion": "x"}}, `params: "client_assertion" is set from its own field`},
 		{"issuer scheme", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "issuer": "http://auth.example.com"}, "issuer: must be https"},
+		{"issuer query", map[string]interface{}{"client_id": "c", "client_secret": "s", "issuer": "https://auth.example.com/?tenant=1"}, "issuer: must not have a query"},
+		{"empty private_key", base(map[string]interface{}{"private_key": ""}), "private_key: is empty"},
+		{"bad signing_alg", map[string]interface{}{"token_url": "http://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "signing_alg": "none"}, "signing_alg:"},
+		// A bundle pasted whole into a readable field would be shown by
+		// every read, key included.
+		{"key in tls_client_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "tls_client_cert": rsaCert + good, "tls_client_key": good},
+			`tls_client_cert: has a "PRIVATE KEY" PEM block`},
+		{"key in certificate", base(map[string]interface{}{"private_key": good, "certificate": rsaCert + good}), `certificate: has a "PRIVATE KEY" PEM block`},
+		{"key in ca_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "ca_cert": rsaCert + good}, `ca_cert: has a "PRIVATE KEY" PEM block`},
+		{"bare base64 in ca_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "ca_cert": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n" + rsaCert}, "ca_cert: holds text outside PEM blocks"},
+		{"audience off host", base(map[string]interface{}{"assertion_audience": "https://other.example/token"}), "assertion_audience: \"https://other.example/token\" is not on the token endpoint's host"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -399,5 +410,41 @@ func TestRetrySignsAFreshAssertion(t *testing.T) {
 	}
 	if got := len(src.assertions()); got != 2*3 {
 		t.Fatalf("%d redaction entries, want 2 per assertion made", got)
+	}
+}
+
+// TestClientAuthAccepted: what the review found refused that must not be.
+func TestClientAuthAccepted(t *testing.T) {
+	env, _, _ := jwtEnv(t)
+	// A public client of the password grant (RFC 6749 4.3) sends no secret.
+	env.write("config/public", map[string]interface{}{
+		"token_url": "http://127.0.0.1/public/token", "grant_type": "password", "client_id": "pub", "username": "u", "password": "p",
+	})
+	// openssl ecparam -genkey writes EC PARAMETERS before the key.
+	k, ec := ecPEM(t, elliptic.P256(), true)
+	env.write("config/ec", jwtConfig("ec", map[string]interface{}{"private_key": "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + ec}))
+	if read := env.read("config/ec").Data; read["key_type"] != "ec" || read["signing_alg"] != "ES256" {
+		t.Fatalf("read %v", read)
+	}
+	_ = k
+	// A written key replaces a generated one of another type: key_type
+	// follows the key unless given.
+	env.write("config/gen", jwtConfig("gen", nil))
+	env.write("config/gen", map[string]interface{}{"private_key": ec})
+	if read := env.read("config/gen").Data; read["key_type"] != "ec" || read["kid"] != kidOf(ec) {
+		t.Fatalf("read %v", read)
+	}
+	// An audience off the token host is signed for when the key is given.
+	_, rsaKey := rsaPEM(t, 2048, false)
+	env.write("config/aud", jwtConfig("aud", map[string]interface{}{"private_key": rsaKey, "assertion_audience": "https://tenant.example/"}))
+	// ...and a later write moving token_url without the key is refused.
+	resp, _ := env.do(logical.UpdateOperation, "config/aud", map[string]interface{}{"token_url": "http://127.0.0.2/aud/token"})
+	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "assertion_audience") {
+		t.Fatalf("moving token_url under a foreign audience: %v", resp)
+	}
+	// A body config shows no assertion_audience or kid.
+	env.write("config/plain", fakeVendorConfig("plain", "s3cret-value"))
+	if read := env.read("config/plain").Data; read["assertion_audience"] != "" || read["kid"] != nil {
+		t.Fatalf("read %v", read)
 	}
 }

@@ -78,6 +78,7 @@ type vendorConfig struct {
 	// whether token_url came from the issuer's discovery document.
 	NextPrivateKey     string `json:"next_private_key,omitempty"`
 	NextCertificate    string `json:"next_certificate,omitempty"`
+	NextSigningAlg     string `json:"next_signing_alg,omitempty"`
 	TokenURLDiscovered bool   `json:"token_url_discovered,omitempty"`
 
 	// Generation changes whenever a credential or request field changes;
@@ -115,10 +116,15 @@ func (c *vendorConfig) effective() *vendorConfig {
 	if eff.SigningAlg == "" {
 		eff.SigningAlg = defaultSigningAlg(eff.ClientAuth, eff.KeyType)
 	}
-	if eff.AssertionAudience == "" {
+	if eff.AssertionAudience == "" && eff.signsAssertions() {
 		eff.AssertionAudience = eff.TokenURL // RFC 7523 3: the token endpoint identifies the server
 	}
 	return &eff
+}
+
+// signsAssertions: client_auth sends a client assertion (RFC 7523 2.2).
+func (c *vendorConfig) signsAssertions() bool {
+	return c.ClientAuth == authPrivateKeyJWT || c.ClientAuth == authClientSecretJWT
 }
 
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }

@@ -68,18 +68,18 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 	defer client.HTTPClient.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, eff.Timeout)
 	defer cancel()
+	// Either document may be the one a server publishes, and a server
+	// without OIDC may answer its path with anything (a 403, an HTML
+	// page): the RFC 8414 path is asked whenever the first gives nothing.
 	var tried []string
 	for _, u := range metadataURLs(eff.Issuer) {
-		md, status, err := fetchMetadata(ctx, client, u)
+		md, err := fetchMetadata(ctx, client, u)
 		if err == nil {
 			return md, checkIssuer(eff.Issuer, md)
 		}
-		if status != http.StatusNotFound {
-			return nil, fieldErr("issuer", "discovery at %s: %s", clip(u), err.Error())
-		}
-		tried = append(tried, clip(u))
+		tried = append(tried, clip(u)+": "+err.Error())
 	}
-	return nil, fieldErr("issuer", "no metadata found (HTTP 404 at %s); give token_url instead", strings.Join(tried, " and "))
+	return nil, fieldErr("issuer", "no metadata (%s); give token_url instead", strings.Join(tried, "; "))
 }
 
 // metadataURLs: OIDC appends its well-known path to the issuer; RFC 8414
@@ -95,29 +95,29 @@ func metadataURLs(issuer string) []string {
 	return []string{oidc, u.String()}
 }
 
-func fetchMetadata(ctx context.Context, client *retryablehttp.Client, u string) (*serverMetadata, int, error) {
+func fetchMetadata(ctx context.Context, client *retryablehttp.Client, u string) (*serverMetadata, error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
 	body, err := readCapped(resp.Body)
 	if err != nil {
-		return nil, resp.StatusCode, err
+		return nil, err
 	}
 	var md serverMetadata
 	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, resp.StatusCode, fmt.Errorf("HTTP 200 but not a JSON metadata document")
+		return nil, fmt.Errorf("HTTP 200 but not a JSON metadata document")
 	}
-	return &md, resp.StatusCode, nil
+	return &md, nil
 }
 
 // checkIssuer: OIDC Discovery 4.3 and RFC 8414 3.3 require the document's
@@ -140,6 +140,9 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 	endpoint := md.TokenEndpoint
 	if eff.TLSClientCert != "" && md.MTLSAliases.TokenEndpoint != "" {
 		endpoint = md.MTLSAliases.TokenEndpoint
+	}
+	if err := validateEndpoint("token_url", endpoint); err != nil {
+		return fieldErr("issuer", "the metadata's token endpoint %s is not usable: %s", quote(endpoint), err.Error())
 	}
 	if cfg.TokenURL == "" || cfg.TokenURLDiscovered {
 		cfg.TokenURL, cfg.TokenURLDiscovered = endpoint, true

@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -28,6 +29,18 @@ type entry struct {
 	failure atomic.Pointer[failureState]
 	// gone: forgotten; whoever holds it must load the current entry.
 	gone atomic.Bool
+
+	// jwks is the public JWKS, built once per config version: jwks/<name>
+	// is unauthenticated, so a caller must not make every request parse
+	// private keys (rotate-key forgets the entry when it publishes).
+	jwksOnce sync.Once
+	jwks     []byte
+	jwksErr  error
+}
+
+func (e *entry) publicJWKS() ([]byte, error) {
+	e.jwksOnce.Do(func() { e.jwks, e.jwksErr = publicJWKS(e.conn.cfg) })
+	return e.jwks, e.jwksErr
 }
 
 func (b *backend) cached(name string) *entry {

@@ -37,7 +37,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
 		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
 		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
-		"client_auth":        {Type: framework.TypeString, Description: "body (default) or basic (RFC 6749 2.3.1).", AllowedValues: []interface{}{authBody, authBasic}},
+		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2) or tls_client_auth (RFC 8705 2).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient}},
 		"client_id":          str("OAuth client ID."),
 		"client_secret":      secret("OAuth client secret."),
 		"api_key":            secret("API key, sent in the api_key_header header."),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/hashicorp/vault/sdk/framework"
 )
 
 // The private_key_jwt key lifecycle: generated at the first write that
@@ -38,6 +39,24 @@ func ensureSigningKey(cfg, eff *vendorConfig) (generated bool, err error) {
 	return true, nil
 }
 
+// keyWriteRules: a written private_key replaces the key outright (its
+// type is then the key's own, unless key_type is given to be checked);
+// an empty one would silently generate a new key and unpublish the one the
+// vendor knows.
+func keyWriteRules(cfg *vendorConfig, d *framework.FieldData) error {
+	v, ok := d.GetOk("private_key")
+	if !ok {
+		return nil
+	}
+	if v.(string) == "" {
+		return fieldErr("private_key", "is empty: omit it to keep the key; rotate-key/<name> replaces a key without downtime")
+	}
+	if _, ok := d.GetOk("key_type"); !ok {
+		cfg.KeyType = ""
+	}
+	return nil
+}
+
 // algFor is the algorithm a key of keyType signs with under raw's
 // settings: the written signing_alg, else the key type's default.
 func algFor(raw *vendorConfig, keyType string) string {
@@ -47,15 +66,56 @@ func algFor(raw *vendorConfig, keyType string) string {
 	return defaultSigningAlg(authPrivateKeyJWT, keyType)
 }
 
-// publishedKey is one key of the JWKS: its PEM and its certificate.
-type publishedKey struct{ key, cert string }
+// nextAlg is what the published next key will sign with: the algorithm
+// rotate-key was given (or the written one then), else its type's default.
+func nextAlg(raw *vendorConfig, keyType string) string {
+	if raw.NextSigningAlg != "" {
+		return raw.NextSigningAlg
+	}
+	return defaultSigningAlg(authPrivateKeyJWT, keyType)
+}
+
+// publishedKey is one key of the JWKS: its PEM, its certificate, and
+// whether it is the next key.
+type publishedKey struct {
+	key, cert string
+	next      bool
+}
 
 func publishedKeys(raw *vendorConfig) []publishedKey {
-	out := []publishedKey{{raw.PrivateKey, raw.Certificate}}
+	out := []publishedKey{{key: raw.PrivateKey, cert: raw.Certificate}}
 	if raw.NextPrivateKey != "" {
-		out = append(out, publishedKey{raw.NextPrivateKey, raw.NextCertificate})
+		out = append(out, publishedKey{key: raw.NextPrivateKey, cert: raw.NextCertificate, next: true})
 	}
 	return out
+}
+
+// checkNextKey holds the published next key to what it will sign with, so
+// that no write (a signing_alg change, a switch) can leave a key that
+// cannot sign, or one whose certificate is another key's.
+func checkNextKey(raw *vendorConfig) error {
+	if raw.NextPrivateKey == "" {
+		return nil
+	}
+	if len(raw.NextPrivateKey) > maxKeyPEM {
+		return fieldErr("private_key", "longer than %d bytes", maxKeyPEM)
+	}
+	if len(raw.NextCertificate) > maxKeyPEM {
+		return fieldErr("certificate", "longer than %d bytes", maxKeyPEM)
+	}
+	k, err := parsePrivateKey(raw.NextPrivateKey)
+	if err != nil {
+		return fieldErr("private_key", "%s (the next key)", err.Error())
+	}
+	if err := algFitsKey(nextAlg(raw, k.keyType), k.keyType); err != nil {
+		return fmt.Errorf("%w, for the next key rotate-key published (give signing_alg with step=publish, or step=cancel)", err)
+	}
+	if raw.NextCertificate != "" {
+		if _, err := parseCertificate(raw.NextCertificate, k); err != nil {
+			return fieldErr("certificate", "%s", err.Error())
+		}
+	}
+	return nil
 }
 
 // publicJWKS is the JWKS of a private_key_jwt config: the signing key and,
@@ -83,7 +143,11 @@ func publicJWKOf(raw *vendorConfig, pk publishedKey) (jose.JSONWebKey, error) {
 	if err != nil {
 		return jose.JSONWebKey{}, fmt.Errorf("stored signing key: %w", err)
 	}
-	jwk := k.publicJWK(algFor(raw, k.keyType))
+	alg := algFor(raw, k.keyType)
+	if pk.next {
+		alg = nextAlg(raw, k.keyType)
+	}
+	jwk := k.publicJWK(alg)
 	if pk.cert != "" {
 		cert, err := parseCertificate(pk.cert, k)
 		if err != nil {

@@ -62,6 +62,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		*cfg = *old
 	}
 	applyFields(cfg, d)
+	if err := keyWriteRules(cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	if err := b.discoverFor(ctx, name, cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
@@ -74,6 +77,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := secretsFollowHost(old, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := audienceFollowsHost(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	changed := old == nil || requestChanged(old, cfg)
@@ -131,7 +137,11 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 	if !needsDiscovery(cfg, d) {
 		return nil
 	}
-	if err := validateIssuer(cfg.Issuer); err != nil {
+	if cfg.TokenURL != "" && !d.Get("verify").(bool) {
+		return nil // verify=false asks no server; token_url is known
+	}
+	// What the metadata request itself uses is checked before it is made.
+	if err := validateDiscoveryInputs(cfg.effective()); err != nil {
 		return err
 	}
 	md, err := b.discover(ctx, name, cfg.effective())
@@ -219,12 +229,15 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return nil, err
 	}
-	data := readableFields(cfg.effective())
-	if kid := kidOf(cfg.PrivateKey); kid != "" {
-		data["kid"] = kid
-	}
-	if kid := kidOf(cfg.NextPrivateKey); kid != "" {
-		data["next_kid"] = kid
+	eff := cfg.effective()
+	data := readableFields(eff)
+	if eff.ClientAuth == authPrivateKeyJWT {
+		if kid := kidOf(cfg.PrivateKey); kid != "" {
+			data["kid"] = kid
+		}
+		if kid := kidOf(cfg.NextPrivateKey); kid != "" {
+			data["next_kid"] = kid
+		}
 	}
 	return &logical.Response{Data: data}, nil
 }

@@ -34,17 +34,17 @@ Public members only. Readable without a Vault token.`,
 
 func (b *backend) pathJWKSRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	cfg, err := loadConfig(ctx, req.Storage, name)
+	e, err := b.entryFor(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
 	// One answer for "no such config" and "not private_key_jwt": an
 	// unauthenticated caller learns nothing of the other configs.
 	noJWKS := logical.CodedError(http.StatusNotFound, fmt.Sprintf("no JWKS for %q (no private_key_jwt connection of that name)", name))
-	if cfg == nil {
+	if e == nil {
 		return nil, noJWKS
 	}
-	body, err := publicJWKS(cfg)
+	body, err := e.publicJWKS()
 	if errors.Is(err, errNoJWKS) {
 		return nil, noJWKS
 	}

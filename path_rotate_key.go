@@ -55,7 +55,8 @@ func rotateKeyFields() map[string]*framework.FieldSchema {
 		"step":        {Type: framework.TypeString, Description: "auto (default: publish, then switch once a grant signed by the new key succeeds), publish, switch or cancel.", Default: stepAuto, AllowedValues: []interface{}{stepAuto, stepPublish, stepSwitch, stepCancel}},
 		"private_key": {Type: framework.TypeString, Description: "With publish or auto: the next key (PEM); omitted, one is generated. Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"key_type":    {Type: framework.TypeString, Description: "With publish or auto, for a generated next key: rsa or ec (default: the current key's type).", AllowedValues: []interface{}{keyRSA, keyEC}},
-		"certificate": {Type: framework.TypeString, Description: "With publish or auto: the certificate (PEM) of the supplied next key."},
+		"certificate": {Type: framework.TypeString, Description: "With publish or auto: the certificate (PEM) of the supplied next key (required when the current key has one)."},
+		"signing_alg": {Type: framework.TypeString, Description: "With publish or auto: what the next key signs with (default: the written signing_alg, else the key type's default).", AllowedValues: []interface{}{algRS256, algPS256, algES256}},
 		"verify":      {Type: framework.TypeBool, Description: "Switch only after a grant signed by the new key succeeds (default true).", Default: true},
 	}
 }
@@ -76,7 +77,11 @@ func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, 
 	}
 	cfg := *old
 	r := &keyRotation{ctx: ctx, b: b, s: req.Storage, name: name, cfg: &cfg, d: d}
-	switch step := d.Get("step").(string); step {
+	step := d.Get("step").(string)
+	if resp := r.unusedFields(step); resp != nil {
+		return resp, nil
+	}
+	switch step {
 	case stepPublish:
 		return r.publish()
 	case stepSwitch:
@@ -100,13 +105,32 @@ type keyRotation struct {
 	d    *framework.FieldData
 }
 
+// nextKeyFields describe the next key: only a step that makes one uses
+// them, and a step that would silently drop them refuses them instead.
+var nextKeyFields = []string{"private_key", "key_type", "certificate", "signing_alg"}
+
+func (r *keyRotation) unusedFields(step string) *logical.Response {
+	makesKey := step == stepPublish || (step == stepAuto && r.cfg.NextPrivateKey == "")
+	if !makesKey {
+		for _, f := range nextKeyFields {
+			if _, ok := r.d.GetOk(f); ok {
+				return logical.ErrorResponse(fmt.Sprintf("%s: step=%s does not make a key (one is already published, or the step uses the published one); give it with step=publish", f, step))
+			}
+		}
+	}
+	if step == stepAuto && !r.d.Get("verify").(bool) {
+		return logical.ErrorResponse("verify: step=auto with verify=false would sign with the new key the moment it is published; use step=publish, then step=switch verify=false")
+	}
+	return nil
+}
+
 // publish makes the next key and publishes it; the current key keeps
 // signing, so nothing readers get changes.
 func (r *keyRotation) publish() (*logical.Response, error) {
 	if resp := r.stageNext(); resp != nil {
 		return resp, nil
 	}
-	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+	if err := r.store(); err != nil {
 		return nil, err
 	}
 	return r.answer(true), nil
@@ -125,8 +149,16 @@ func (r *keyRotation) stageNext() *logical.Response {
 	r.cfg.NextPrivateKey = next
 	if cert, ok := r.d.GetOk("certificate"); ok {
 		r.cfg.NextCertificate = cert.(string)
+	} else if r.cfg.Certificate != "" {
+		// Entra ID finds the key by its certificate: a next key without one
+		// would be refused there, an outage once it signs.
+		return logical.ErrorResponse("certificate: the current key has one (the vendor finds the key by it); give the next key's private_key and certificate")
 	}
-	if err := r.checkNext(); err != nil {
+	r.cfg.NextSigningAlg = r.cfg.SigningAlg
+	if alg, ok := r.d.GetOk("signing_alg"); ok {
+		r.cfg.NextSigningAlg = alg.(string)
+	}
+	if err := checkNextKey(r.cfg); err != nil {
 		return logical.ErrorResponse(err.Error())
 	}
 	return nil
@@ -148,27 +180,6 @@ func (r *keyRotation) nextKey() (string, error) {
 	return generateKey(keyType)
 }
 
-// checkNext validates the staged key as it will sign: its type fits the
-// signing_alg, its certificate is its own.
-func (r *keyRotation) checkNext() error {
-	if len(r.cfg.NextPrivateKey) > maxKeyPEM || len(r.cfg.NextCertificate) > maxKeyPEM {
-		return fieldErr("private_key", "longer than %d bytes", maxKeyPEM)
-	}
-	k, err := parsePrivateKey(r.cfg.NextPrivateKey)
-	if err != nil {
-		return fieldErr("private_key", "%s", err.Error())
-	}
-	if err := algFitsKey(algFor(r.cfg, k.keyType), k.keyType); err != nil {
-		return err
-	}
-	if r.cfg.NextCertificate != "" {
-		if _, err := parseCertificate(r.cfg.NextCertificate, k); err != nil {
-			return fieldErr("certificate", "%s", err.Error())
-		}
-	}
-	return nil
-}
-
 // switchKey makes the published next key sign and unpublishes the old
 // one. Verified (the default), a grant signed by the new key runs first:
 // a vendor that does not know it yet refuses, and nothing changes.
@@ -176,20 +187,22 @@ func (r *keyRotation) switchKey() (*logical.Response, error) {
 	if r.cfg.NextPrivateKey == "" {
 		return logical.ErrorResponse(fmt.Sprintf("no next key is published for %q; step=publish first", r.name)), nil
 	}
+	if err := checkNextKey(r.cfg); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	cfg := *r.cfg
-	cfg.PrivateKey, cfg.Certificate = cfg.NextPrivateKey, cfg.NextCertificate
-	cfg.NextPrivateKey, cfg.NextCertificate = "", ""
+	cfg.PrivateKey, cfg.Certificate, cfg.SigningAlg = cfg.NextPrivateKey, cfg.NextCertificate, cfg.NextSigningAlg
+	cfg.NextPrivateKey, cfg.NextCertificate, cfg.NextSigningAlg = "", "", ""
 	if k, err := parsePrivateKey(cfg.PrivateKey); err == nil {
 		cfg.KeyType = k.keyType
 	}
 	if !r.d.Get("verify").(bool) {
 		// The cached token stays valid and keeps serving (same
 		// generation); the next grant signs with the new key.
-		if err := storeConfig(r.ctx, r.s, r.name, &cfg); err != nil {
+		*r.cfg = cfg
+		if err := r.store(); err != nil {
 			return nil, err
 		}
-		r.b.forgetLocked(r.name)
-		*r.cfg = cfg
 		return r.answer(false), nil
 	}
 	cfg.Generation = rand.Uint64()
@@ -228,11 +241,21 @@ func (r *keyRotation) cancel() (*logical.Response, error) {
 	if r.cfg.NextPrivateKey == "" {
 		return logical.ErrorResponse(fmt.Sprintf("no next key is published for %q", r.name)), nil
 	}
-	r.cfg.NextPrivateKey, r.cfg.NextCertificate = "", ""
-	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+	r.cfg.NextPrivateKey, r.cfg.NextCertificate, r.cfg.NextSigningAlg = "", "", ""
+	if err := r.store(); err != nil {
 		return nil, err
 	}
 	return r.answer(false), nil
+}
+
+// store writes the rotation's state and drops the in-memory entry, whose
+// cached JWKS and signer are of the old state.
+func (r *keyRotation) store() error {
+	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+		return err
+	}
+	r.b.forgetLocked(r.name)
+	return nil
 }
 
 // auto publishes (unless a next key is already published) and switches.
@@ -243,11 +266,15 @@ func (r *keyRotation) auto() (*logical.Response, error) {
 		if resp := r.stageNext(); resp != nil {
 			return resp, nil
 		}
-		if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+		if err := r.store(); err != nil {
 			return nil, err
 		}
 	}
-	return r.switchKey()
+	resp, err := r.switchKey()
+	if err != nil {
+		return nil, fmt.Errorf("the next key (kid %s) of %q is published but did not switch: %w", kidOf(r.cfg.NextPrivateKey), r.name, err)
+	}
+	return resp, nil
 }
 
 // answer shows the rotation's state: kids, and for a fresh publish the
@@ -258,7 +285,7 @@ func (r *keyRotation) answer(withNextPublic bool) *logical.Response {
 		data["next_kid"] = kidOf(r.cfg.NextPrivateKey)
 		if k, err := parsePrivateKey(r.cfg.NextPrivateKey); withNextPublic && err == nil {
 			data["next_public_key"] = k.publicPEM()
-			if jwk, err := publicJWKOf(r.cfg, publishedKey{r.cfg.NextPrivateKey, r.cfg.NextCertificate}); err == nil {
+			if jwk, err := publicJWKOf(r.cfg, publishedKey{key: r.cfg.NextPrivateKey, cert: r.cfg.NextCertificate, next: true}); err == nil {
 				data["next_jwk"] = asMap(jwk)
 			}
 		}

@@ -191,3 +191,48 @@ func TestJWKSUnauthenticated(t *testing.T) {
 		t.Fatalf("unauthenticated paths %v", special.Unauthenticated)
 	}
 }
+
+// TestRotateKeyAlgorithmsAndCertificates: the next key is held to what it
+// will sign with at every write, a certified key rotates to a certified
+// key, and a step refuses fields it would drop.
+func TestRotateKeyAlgorithmsAndCertificates(t *testing.T) {
+	env, _, cap := jwtEnv(t)
+	env.write("config/app", jwtConfig("app", map[string]interface{}{"signing_alg": "RS256"}))
+	refused := func(path string, data map[string]interface{}, want string) {
+		t.Helper()
+		resp, err := env.do(logical.UpdateOperation, path, data)
+		if err != nil || resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), want) {
+			t.Fatalf("%s %v: %v %v, want %q", path, data, resp, err, want)
+		}
+	}
+	refused("rotate-key/app", map[string]interface{}{"step": "publish", "key_type": "ec"}, `signing_alg: "RS256" does not fit an ec key`)
+	next := env.write("rotate-key/app", map[string]interface{}{"step": "publish", "key_type": "ec", "signing_alg": "ES256"}).Data["next_kid"].(string)
+	set, _ := readJWKS(t, env, "app")
+	if k := set.Key(next); len(k) != 1 || k[0].Algorithm != "ES256" {
+		t.Fatalf("next key in the JWKS: %+v", k)
+	}
+	// The current key's algorithm cannot be set to one the next key
+	// would then be published under... and the next key keeps its own.
+	refused("config/app", map[string]interface{}{"signing_alg": "ES256"}, `signing_alg: "ES256" does not fit an rsa key`)
+	refused("rotate-key/app", map[string]interface{}{"step": "switch", "key_type": "rsa"}, "key_type: step=switch does not make a key")
+	refused("rotate-key/app", map[string]interface{}{"verify": false}, "verify: step=auto with verify=false")
+	env.write("rotate-key/app", map[string]interface{}{"step": "switch"})
+	if read := env.read("config/app").Data; read["signing_alg"] != "ES256" || read["key_type"] != "ec" {
+		t.Fatalf("after the switch: %v", read)
+	}
+	if tok, _ := jwt.ParseSigned(cap.last(t).Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256}); tok == nil {
+		t.Fatal("the switch's grant was not ES256")
+	}
+
+	rsaKey, pemKey := rsaPEM(t, 2048, false)
+	env.write("config/entra", jwtConfig("entra", map[string]interface{}{"private_key": pemKey, "certificate": selfSigned(t, rsaKey, "app")}))
+	refused("rotate-key/entra", map[string]interface{}{"step": "publish"}, "certificate: the current key has one")
+	nextKey, nextPEM := rsaPEM(t, 2048, false)
+	refused("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": selfSigned(t, rsaKey, "old")}, "certificate: is not the certificate of private_key")
+	env.write("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": selfSigned(t, nextKey, "next")})
+	env.write("rotate-key/entra", map[string]interface{}{"step": "switch"})
+	tok, _ := jwt.ParseSigned(cap.last(t).Get("client_assertion"), []jose.SignatureAlgorithm{jose.RS256})
+	if tok == nil || tok.Headers[0].ExtraHeaders["x5t#S256"] == nil || tok.Headers[0].KeyID != kidOf(nextPEM) {
+		t.Fatal("after rotating a certified key the assertion lacks the new key's x5t#S256")
+	}
+}

@@ -28,8 +28,10 @@ const (
 	algES256 = "ES256"
 	algHS256 = "HS256"
 
-	// rsaBits: RFC 7518 3.3 asks for 2048 bits or more.
-	rsaBits = 2048
+	// rsaBits: RFC 7518 3.3 asks for 2048 bits or more. rsaMaxBits bounds
+	// what one signature (and one parse) costs.
+	rsaBits    = 2048
+	rsaMaxBits = 8192
 	// maxKeyPEM bounds a written key or certificate: a 4096-bit RSA key
 	// in PEM is about 3.3 KiB, a certificate chain a few more.
 	maxKeyPEM = 32 << 10
@@ -60,6 +62,10 @@ type signingKey struct {
 // the key, never a byte of it (it is write-only).
 func parsePrivateKey(pemText string) (*signingKey, error) {
 	block, rest := pem.Decode([]byte(pemText))
+	if block != nil && block.Type == "EC PARAMETERS" {
+		// `openssl ecparam -genkey` writes the curve's name first.
+		block, rest = pem.Decode(rest)
+	}
 	if block == nil {
 		return nil, errors.New("no PEM block found")
 	}
@@ -106,6 +112,9 @@ func newSigningKey(priv crypto.Signer) (*signingKey, error) {
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < rsaBits {
 			return nil, fmt.Errorf("is an RSA key of %d bits; at least %d are needed (RFC 7518 3.3)", pub.N.BitLen(), rsaBits)
+		}
+		if pub.N.BitLen() > rsaMaxBits {
+			return nil, fmt.Errorf("is an RSA key of %d bits; at most %d are taken", pub.N.BitLen(), rsaMaxBits)
 		}
 		k.keyType = keyRSA
 	case *ecdsa.PublicKey:
@@ -163,14 +172,11 @@ func (k *signingKey) publicPEM() string {
 // public half: a certificate of another key would make every assertion's
 // x5t#S256 point at the wrong key.
 func parseCertificate(pemText string, key *signingKey) (*x509.Certificate, error) {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("no PEM CERTIFICATE block found")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	certs, err := certificatesOnly(pemText)
 	if err != nil {
-		return nil, fmt.Errorf("does not parse: %v", err)
+		return nil, err
 	}
+	cert := certs[0]
 	if key != nil {
 		type equaler interface{ Equal(crypto.PublicKey) bool }
 		if pub, ok := key.priv.Public().(equaler); !ok || !pub.Equal(cert.PublicKey) {

@@ -31,7 +31,11 @@ func tlsConfigFor(cfg *vendorConfig) (*tls.Config, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc.Certificates = []tls.Certificate{pair}
+		// Always present it: with Certificates, crypto/tls sends nothing
+		// when the server's CertificateRequest names CAs the chain does not
+		// show (a leaf given without its intermediates), and every grant
+		// would fail as an anonymous client.
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &pair, nil }
 	}
 	return tc, nil
 }
@@ -42,6 +46,9 @@ func tlsConfigFor(cfg *vendorConfig) (*tls.Config, error) {
 func clientKeyPair(certPEM, keyPEM string) (tls.Certificate, error) {
 	if keyPEM == "" {
 		return tls.Certificate{}, errors.New("tls_client_key: required with tls_client_cert")
+	}
+	if _, err := certificatesOnly(certPEM); err != nil {
+		return tls.Certificate{}, fmt.Errorf("tls_client_cert: %w", err)
 	}
 	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
 	if err != nil {

@@ -1,8 +1,6 @@
 package oauthvendor
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -272,7 +270,11 @@ func validateCredentials(c *vendorConfig) error {
 		grantLogin:             {"username", "password"},
 		grantClientCredentials: {"client_id"},
 	}[c.GrantType]
-	if c.GrantType != grantLogin {
+	switch {
+	case c.GrantType == grantLogin:
+	case (c.ClientAuth == authBody || c.ClientAuth == authBasic) && c.GrantType != grantClientCredentials:
+		// A public client of the password grant sends no secret (RFC 6749 4.3, 2.1).
+	default:
 		need = append(need, clientAuthNeeds[c.ClientAuth]...)
 	}
 	have := map[string]string{
@@ -296,7 +298,8 @@ func validateCredentials(c *vendorConfig) error {
 }
 
 // clientAuthNeeds: what each client_auth cannot do without, beyond
-// client_id. private_key_jwt generates its key when none is written.
+// client_id. private_key_jwt generates its key when none is written. A
+// password grant with body or basic may be a public client.
 var clientAuthNeeds = map[string][]string{
 	authBody:            {"client_secret"},
 	authBasic:           {"client_secret"},
@@ -497,24 +500,8 @@ func validateCACert(pemText string) error {
 	if pemText == "" {
 		return nil
 	}
-	rest := []byte(pemText)
-	found := 0
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return fieldErr("ca_cert", "has a %s PEM block; only CERTIFICATE blocks belong here", quote(block.Type))
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fieldErr("ca_cert", "certificate does not parse: %v", err)
-		}
-		found++
-	}
-	if found == 0 {
-		return fieldErr("ca_cert", "no PEM CERTIFICATE block found")
+	if _, err := certificatesOnly(pemText); err != nil {
+		return fieldErr("ca_cert", "%s", err.Error())
 	}
 	return nil
 }

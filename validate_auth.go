@@ -55,6 +55,11 @@ func validateAuthGrant(raw, eff *vendorConfig) error {
 // validateSigning: the key parses and fits the algorithm, the certificate
 // is the key's, an HMAC secret is long enough.
 func validateSigning(raw, eff *vendorConfig) error {
+	if raw.SigningAlg != "" {
+		if err := oneOf("signing_alg", raw.SigningAlg, algRS256, algPS256, algES256, algHS256); err != nil {
+			return err
+		}
+	}
 	switch eff.ClientAuth {
 	case authPrivateKeyJWT:
 		return validateSigningKey(raw, eff)
@@ -63,7 +68,7 @@ func validateSigning(raw, eff *vendorConfig) error {
 			return fieldErr("signing_alg", "%s does not fit client_auth client_secret_jwt, which signs with HS256", quote(eff.SigningAlg))
 		}
 		if len(eff.ClientSecret) < hmacKeyMin {
-			return fieldErr("client_secret", "is %d bytes; client_secret_jwt (HS256) needs at least %d (RFC 7518 3.2)", len(eff.ClientSecret), hmacKeyMin)
+			return fieldErr("client_secret", "is shorter than %d bytes, which client_secret_jwt (HS256) needs (RFC 7518 3.2)", hmacKeyMin)
 		}
 	}
 	return nil
@@ -97,7 +102,7 @@ func validateSigningKey(raw, eff *vendorConfig) error {
 			return fieldErr("certificate", "%s", err.Error())
 		}
 	}
-	return nil
+	return checkNextKey(raw)
 }
 
 func algFitsKey(alg, keyType string) error {
@@ -113,19 +118,40 @@ func algFitsKey(alg, keyType string) error {
 // validateMTLS: both halves of the client certificate, matching, and a
 // TLS connection to present them on.
 func validateMTLS(c *vendorConfig) error {
-	if c.TLSClientCert == "" {
-		if c.TLSClientKey != "" {
-			return fieldErr("tls_client_cert", "required with tls_client_key")
-		}
-		return nil
-	}
-	if _, err := clientKeyPair(c.TLSClientCert, c.TLSClientKey); err != nil {
+	if err := validateMTLSPair(c); err != nil || c.TLSClientCert == "" {
 		return err
 	}
 	if u, err := url.Parse(c.TokenURL); err == nil && u.Scheme != "https" {
 		return fieldErr("tls_client_cert", "token_url is %s; a client certificate is presented on https only", u.Scheme)
 	}
 	return nil
+}
+
+// validateDiscoveryInputs: what the metadata request is made with.
+func validateDiscoveryInputs(c *vendorConfig) error {
+	for _, check := range []func() error{
+		func() error { return validateIssuer(c.Issuer) },
+		func() error { return validateDurations(c) },
+		func() error { return validatePEMSizes(c) },
+		func() error { return validateCACert(c.CACert) },
+	} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return validateMTLSPair(c)
+}
+
+// validateMTLSPair: both halves of the client certificate, matching.
+func validateMTLSPair(c *vendorConfig) error {
+	if c.TLSClientCert == "" {
+		if c.TLSClientKey != "" {
+			return fieldErr("tls_client_cert", "required with tls_client_key")
+		}
+		return nil
+	}
+	_, err := clientKeyPair(c.TLSClientCert, c.TLSClientKey)
+	return err
 }
 
 func validateAudience(aud string) error {
@@ -144,6 +170,11 @@ func validateIssuer(issuer string) error {
 	}
 	if len(issuer) > maxTokenURL {
 		return fieldErr("issuer", "longer than %d bytes", maxTokenURL)
+	}
+	// RFC 8414 2: an issuer has no query or fragment (the well-known path
+	// would land in them).
+	if u, err := url.Parse(issuer); err == nil && (u.RawQuery != "" || u.ForceQuery) {
+		return fieldErr("issuer", "must not have a query (RFC 8414 2)")
 	}
 	return validateEndpoint("issuer", issuer)
 }

@@ -59,7 +59,7 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 		return nil
 	}
 	var missing []string
-	for field, set := range hostBound(old) {
+	for field, set := range old.sentSecretsSet() {
 		if _, given := d.GetOk(field); set && !given {
 			missing = append(missing, field)
 		}
@@ -76,19 +76,32 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 		from, to, strings.Join(missing, ", "))
 }
 
-// hostBound: the write-only values sent to the token endpoint, and an
-// explicit assertion_audience. A signed assertion for the old server's
-// audience, sent to a new host, could be replayed by it at the old
-// server within its lifetime; the default audience (the token URL) moves with the host.
-func hostBound(c *vendorConfig) map[string]bool {
-	set := c.sentSecretsSet()
-	if c.AssertionAudience != "" {
-		switch c.effective().ClientAuth {
-		case authPrivateKeyJWT, authClientSecretJWT:
-			set["assertion_audience"] = true
+// audienceFollowsHost: a private_key_jwt assertion is good at the server
+// its aud names. One for another server than token_url's, sent to
+// token_url, could be replayed there within its lifetime; so an audience
+// off token_url's host is only signed for when the write gives the
+// private_key too (whoever holds the key decides), never by a write that
+// only moves token_url, issuer or assertion_audience. The default audience
+// is the token URL itself.
+func audienceFollowsHost(cur *vendorConfig, d *framework.FieldData) error {
+	eff := cur.effective()
+	if eff.ClientAuth != authPrivateKeyJWT || cur.AssertionAudience == "" {
+		return nil
+	}
+	if _, ok := d.GetOk("private_key"); ok {
+		return nil
+	}
+	touched := false
+	for _, f := range []string{"token_url", "issuer", "assertion_audience", "client_auth"} {
+		if _, ok := d.GetOk(f); ok {
+			touched = true
 		}
 	}
-	return set
+	if !touched || origin(cur.AssertionAudience) == origin(eff.TokenURL) {
+		return nil
+	}
+	return fieldErr("assertion_audience", "%s is not on the token endpoint's host %s: an assertion for another server is signed only when the same write gives private_key",
+		quote(cur.AssertionAudience), origin(eff.TokenURL))
 }
 
 // origin is scheme://host:port with the default port spelled out, so that
