@@ -61,10 +61,13 @@ func newBackend(now func() time.Time) *backend {
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
 			SealWrapStorage: []string{configPrefix, tokenPrefix},
+			// Public keys for a vendor's jwks_uri, like Vault's identity
+			// .well-known/keys.
+			Unauthenticated: []string{jwksPrefix + "*"},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
-			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b)},
+			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathJWKS(b), pathRotateKey(b)},
 			pathPresets(),
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},

@@ -17,6 +17,11 @@ const (
 
 	authBody  = "body"
 	authBasic = "basic"
+	// RFC 7523 2.2 / OIDC Core 9: a signed JWT instead of a shared secret.
+	authPrivateKeyJWT   = "private_key_jwt"
+	authClientSecretJWT = "client_secret_jwt"
+	// RFC 8705 2: the TLS client certificate is the authentication.
+	authTLSClient = "tls_client_auth"
 )
 
 // vendorConfig is one vendor connection. Stored as written by the operator
@@ -57,6 +62,24 @@ type vendorConfig struct {
 	CACert         string            `json:"ca_cert,omitempty"`
 	APIKeyInCreds  *bool             `json:"api_key_in_creds,omitempty"`
 
+	// Client authentication beyond shared secrets (clientauth.go,
+	// signingkey.go, discovery.go).
+	Issuer            string `json:"issuer,omitempty"`
+	PrivateKey        string `json:"private_key,omitempty"`
+	KeyType           string `json:"key_type,omitempty"`
+	SigningAlg        string `json:"signing_alg,omitempty"`
+	AssertionAudience string `json:"assertion_audience,omitempty"`
+	Certificate       string `json:"certificate,omitempty"`
+	TLSClientCert     string `json:"tls_client_cert,omitempty"`
+	TLSClientKey      string `json:"tls_client_key,omitempty"`
+
+	// Not API fields (no schema entry, so never applied from a request nor
+	// shown on read): the key a rotate-key publishes before it signs, and
+	// whether token_url came from the issuer's discovery document.
+	NextPrivateKey     string `json:"next_private_key,omitempty"`
+	NextCertificate    string `json:"next_certificate,omitempty"`
+	TokenURLDiscovered bool   `json:"token_url_discovered,omitempty"`
+
 	// Generation changes whenever a credential or request field changes;
 	// a cached token minted under another generation is never served.
 	Generation uint64 `json:"generation"`
@@ -75,6 +98,7 @@ var globalDefaults = vendorConfig{
 	Lease:          boolPtr(true),
 	Timeout:        15 * time.Second,
 	APIKeyInCreds:  boolPtr(false),
+	KeyType:        keyRSA,
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -88,6 +112,12 @@ func (c *vendorConfig) effective() *vendorConfig {
 		eff.TokenURL = p.completeTokenURL(eff.TokenURL)
 	}
 	overlay(&eff, &globalDefaults)
+	if eff.SigningAlg == "" {
+		eff.SigningAlg = defaultSigningAlg(eff.ClientAuth, eff.KeyType)
+	}
+	if eff.AssertionAudience == "" {
+		eff.AssertionAudience = eff.TokenURL // RFC 7523 3: the token endpoint identifies the server
+	}
 	return &eff
 }
 
@@ -95,8 +125,11 @@ func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 
 func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *c.APIKeyInCreds }
 
-// writeOnlySet says, per write-only field, whether the config holds a value.
-func (c *vendorConfig) writeOnlySet() map[string]bool {
+// sentSecretsSet says, per write-only field whose value travels to the
+// token endpoint, whether the config holds one. A private key and the TLS
+// client key never leave Vault (a signature or a TLS handshake proves
+// them), so they are not listed: secretsFollowHost needs only these.
+func (c *vendorConfig) sentSecretsSet() map[string]bool {
 	return map[string]bool{
 		"client_secret": c.ClientSecret != "", "api_key": c.APIKey != "", "password": c.Password != "",
 		"secret_headers": len(c.SecretHeaders) > 0, "secret_params": len(c.SecretParams) > 0,
@@ -104,8 +137,13 @@ func (c *vendorConfig) writeOnlySet() map[string]bool {
 }
 
 // secrets are the write-only values: never returned, logged or echoed.
+// A private key is never sent, but its PEM body and parts are looked for
+// all the same (keySecrets).
 func (c *vendorConfig) secrets() []string {
 	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	for _, k := range []string{c.PrivateKey, c.NextPrivateKey, c.TLSClientKey} {
+		out = append(out, keySecrets(k)...)
+	}
 	for _, m := range []map[string]string{c.SecretHeaders, c.SecretParams} {
 		for _, v := range m {
 			out = append(out, v)

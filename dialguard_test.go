@@ -267,7 +267,7 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 			client.RequestLogHook = func(retryablehttp.Logger, *http.Request, int) { attempts.Add(1) }
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			req, err := newTokenRequest(ctx, cfg, "")
+			req, err := newTokenRequest(ctx, cfg, "", &bodySource{cfg: cfg, now: time.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -300,7 +300,7 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.HTTPClient.CloseIdleConnections()
-	req, err := newTokenRequest(context.Background(), cfg, "")
+	req, err := newTokenRequest(context.Background(), cfg, "", &bodySource{cfg: cfg, now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

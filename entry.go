@@ -91,7 +91,12 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}
-	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx)}, nil
+	signer, err := newAssertionSigner(cfg)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("config %q: %w", name, err)
+	}
+	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer}, nil
 }
 
 // forgetLocked drops a config's in-memory state (the next read reloads

@@ -13,6 +13,7 @@ import (
 var writeOnly = map[string]bool{
 	"client_secret": true, "api_key": true, "password": true,
 	"secret_headers": true, "secret_params": true,
+	"private_key": true, "tls_client_key": true,
 }
 
 // configFields is the config/<name> schema. Field names equal the json tags
@@ -31,34 +32,42 @@ func configFields() map[string]*framework.FieldSchema {
 		return &framework.FieldSchema{Type: framework.TypeBool, Description: desc, Default: def}
 	}
 	return map[string]*framework.FieldSchema{
-		"name":             {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
-		"preset":           {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
-		"token_url":        str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
-		"grant_type":       {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
-		"body_format":      {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
-		"client_auth":      {Type: framework.TypeString, Description: "body (default) or basic (RFC 6749 2.3.1).", AllowedValues: []interface{}{authBody, authBasic}},
-		"client_id":        str("OAuth client ID."),
-		"client_secret":    secret("OAuth client secret."),
-		"api_key":          secret("API key, sent in the api_key_header header."),
-		"api_key_header":   str("Header carrying api_key (default x-api-key)."),
-		"username":         str("Resource owner username (password and login grants)."),
-		"password":         secret("Resource owner password (password and login grants)."),
-		"scopes":           {Type: framework.TypeCommaStringSlice, Description: "Scopes, sent space-separated as scope."},
-		"params":           {Type: framework.TypeKVPairs, Description: "Extra body parameters, key=value."},
-		"headers":          {Type: framework.TypeKVPairs, Description: "Extra request headers, key=value (split on the first = only). Credential headers (Authorization, Proxy-Authorization, Cookie, the api_key_header name) go in secret_headers."},
-		"secret_headers":   {Type: framework.TypeKVPairs, Description: "Request headers whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"secret_params":    {Type: framework.TypeKVPairs, Description: "Body parameters whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-		"verify":           boolean("Run the grant with the new config before storing a write that changes a credential or request field (default true). Not stored.", true),
-		"token_field":      str("Response field holding the token (default access_token)."),
-		"expires_in_field": str("Response field holding the lifetime in seconds (default expires_in)."),
-		"token_type_field": str("Response field holding the token type (default token_type)."),
-		"default_ttl":      dur("Lifetime assumed when the response gives none and the token is not a JWT with exp (default 1h)."),
-		"refresh_before":   dur("Mint a new token on read once less than this is left (default min(max(L/4, 2m), L/2))."),
-		"max_ttl":          dur("Cap on the lease TTL handed to readers."),
-		"lease":            boolean("creds answers with a lease (default true); false gives a plain response with ttl.", true),
-		"timeout":          dur("Per token request, retries included (default 15s, at most 60s: Vault's default request limit is 90s)."),
-		"ca_cert":          str("Extra trusted CA (PEM) for the token endpoint."),
-		"api_key_in_creds": boolean("Also return api_key from creds/<name>.", false),
+		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
+		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
+		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
+		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
+		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
+		"client_auth":        {Type: framework.TypeString, Description: "body (default) or basic (RFC 6749 2.3.1).", AllowedValues: []interface{}{authBody, authBasic}},
+		"client_id":          str("OAuth client ID."),
+		"client_secret":      secret("OAuth client secret."),
+		"api_key":            secret("API key, sent in the api_key_header header."),
+		"api_key_header":     str("Header carrying api_key (default x-api-key)."),
+		"username":           str("Resource owner username (password and login grants)."),
+		"password":           secret("Resource owner password (password and login grants)."),
+		"scopes":             {Type: framework.TypeCommaStringSlice, Description: "Scopes, sent space-separated as scope."},
+		"params":             {Type: framework.TypeKVPairs, Description: "Extra body parameters, key=value."},
+		"headers":            {Type: framework.TypeKVPairs, Description: "Extra request headers, key=value (split on the first = only). Credential headers (Authorization, Proxy-Authorization, Cookie, the api_key_header name) go in secret_headers."},
+		"secret_headers":     {Type: framework.TypeKVPairs, Description: "Request headers whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"secret_params":      {Type: framework.TypeKVPairs, Description: "Body parameters whose values are credentials, key=value. Write-only: a read shows their names.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"verify":             boolean("Run the grant with the new config before storing a write that changes a credential or request field (default true). Not stored.", true),
+		"token_field":        str("Response field holding the token (default access_token)."),
+		"expires_in_field":   str("Response field holding the lifetime in seconds (default expires_in)."),
+		"token_type_field":   str("Response field holding the token type (default token_type)."),
+		"default_ttl":        dur("Lifetime assumed when the response gives none and the token is not a JWT with exp (default 1h)."),
+		"refresh_before":     dur("Mint a new token on read once less than this is left (default min(max(L/4, 2m), L/2))."),
+		"max_ttl":            dur("Cap on the lease TTL handed to readers."),
+		"lease":              boolean("creds answers with a lease (default true); false gives a plain response with ttl.", true),
+		"timeout":            dur("Per token request, retries included (default 15s, at most 60s: Vault's default request limit is 90s)."),
+		"ca_cert":            str("Extra trusted CA (PEM) for the token endpoint."),
+		"api_key_in_creds":   boolean("Also return api_key from creds/<name>.", false),
+		"issuer":             str("OAuth/OIDC issuer URL: at write, token_url (when not given) and the supported client authentication methods are discovered from /.well-known/openid-configuration, else /.well-known/oauth-authorization-server (RFC 8414)."),
+		"private_key":        secret("Signing key for private_key_jwt (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Omitted: the plugin generates one (key_type) that never leaves Vault."),
+		"key_type":           {Type: framework.TypeString, Description: "For a generated key: rsa (2048 bit, default) or ec (P-256).", AllowedValues: []interface{}{keyRSA, keyEC}},
+		"signing_alg":        {Type: framework.TypeString, Description: "Assertion signature: RS256 (default for RSA), PS256, ES256 (EC P-256); HS256 for client_secret_jwt.", AllowedValues: []interface{}{algRS256, algPS256, algES256, algHS256}},
+		"assertion_audience": str("The client assertion's aud (default: the token URL)."),
+		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
+		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),
+		"tls_client_key":     secret("Private key (PEM) of tls_client_cert."),
 	}
 }
 
@@ -169,6 +178,8 @@ func configReadFields() map[string]*framework.FieldSchema {
 			out[name] = f
 		}
 	}
+	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "RFC 7638 thumbprint of the private_key_jwt signing key."}
+	out["next_kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "Thumbprint of the key rotate-key published to sign next."}
 	return out
 }
 

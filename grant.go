@@ -25,6 +25,8 @@ type connection struct {
 	release   func()
 	red       *redactor
 	userAgent string
+	// signer makes client assertions (nil unless client_auth signs one).
+	signer *assertionSigner
 }
 
 // grant runs the vendor's token request once (with bounded retries) and
@@ -38,11 +40,13 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	sentAt := now()
-	req, err := newTokenRequest(ctx, c.cfg, c.userAgent)
+	src := &bodySource{cfg: c.cfg, signer: c.signer, now: now}
+	req, err := newTokenRequest(ctx, c.cfg, c.userAgent, src)
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
 	}
 	resp, err := c.client.Do(req)
+	c = c.redactingAlso(src.assertions())
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
 	}
@@ -52,6 +56,17 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 		return nil, transient(c.readError(ctx, resp.StatusCode, err))
 	}
 	return c.interpret(resp, body, sentAt, now())
+}
+
+// redactingAlso is c with a redactor that also cuts out this request's
+// assertions (a vendor may echo the body); c itself when there are none.
+func (c *connection) redactingAlso(extra []string) *connection {
+	if len(extra) == 0 {
+		return c
+	}
+	cc := *c
+	cc.red = c.red.with(extra)
+	return &cc
 }
 
 func readCapped(r io.Reader) ([]byte, error) {

@@ -2,10 +2,7 @@ package oauthvendor
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -47,15 +44,12 @@ func newTransport(cfg *vendorConfig) (*http.Transport, error) {
 	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	tr.DialContext = guardedDialer().DialContext
 	tr.Proxy = guardProxy(tr.Proxy)
-	if cfg.CACert != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM([]byte(cfg.CACert)) {
-			return nil, fmt.Errorf("ca_cert: no usable certificate")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tc, err := tlsConfigFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		tr.TLSClientConfig = tc
 	}
 	return tr, nil
 }

@@ -62,8 +62,15 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		*cfg = *old
 	}
 	applyFields(cfg, d)
+	if err := b.discoverFor(ctx, name, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	eff := cfg.effective()
 	if err := validate(cfg, eff); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	generated, err := ensureSigningKey(cfg, eff)
+	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := secretsFollowHost(old, cfg, d); err != nil {
@@ -78,7 +85,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	var verified *cachedToken
-	if changed && d.Get("verify").(bool) {
+	// A generated key is not known to the vendor yet: nothing to verify.
+	if changed && d.Get("verify").(bool) && !generated {
 		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, old != nil, st)
 		if err != nil || refused != nil {
 			return refused, err
@@ -91,7 +99,46 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := b.afterConfigWrite(ctx, req.Storage, name, changed, verified, st); err != nil {
 		return nil, err
 	}
-	return configWarnings(eff), nil
+	resp := configWarnings(eff)
+	if generated {
+		resp = generatedKeyAnswer(resp, name, cfg)
+	}
+	return resp, nil
+}
+
+// generatedKeyAnswer tells the operator what the vendor needs to know of a
+// key it has never seen: where its JWKS is, or the public key to upload.
+func generatedKeyAnswer(resp *logical.Response, name string, cfg *vendorConfig) *logical.Response {
+	if resp == nil {
+		resp = &logical.Response{}
+	}
+	k, err := parsePrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return resp
+	}
+	resp.Data = map[string]interface{}{"kid": k.kid, "public_key": k.publicPEM()}
+	resp.AddWarning(fmt.Sprintf("generated an %s signing key (kid %s) that never leaves Vault: register jwks/%s as the client's jwks_uri, "+
+		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), k.kid, name))
+	return resp
+}
+
+// discoverFor asks the config's issuer, when the write touched what
+// discovery decides, and applies its answer to cfg.
+func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfig, d *framework.FieldData) error {
+	if _, ok := d.GetOk("token_url"); ok {
+		cfg.TokenURLDiscovered = false // the operator's own from now on
+	}
+	if !needsDiscovery(cfg, d) {
+		return nil
+	}
+	if err := validateIssuer(cfg.Issuer); err != nil {
+		return err
+	}
+	md, err := b.discover(ctx, name, cfg.effective())
+	if err != nil {
+		return err
+	}
+	return applyDiscovery(cfg, cfg.effective(), md)
 }
 
 // afterConfigWrite replaces what the write invalidated: the cached token
@@ -172,7 +219,14 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return nil, err
 	}
-	return &logical.Response{Data: readableFields(cfg.effective())}, nil
+	data := readableFields(cfg.effective())
+	if kid := kidOf(cfg.PrivateKey); kid != "" {
+		data["kid"] = kid
+	}
+	if kid := kidOf(cfg.NextPrivateKey); kid != "" {
+		data["next_kid"] = kid
+	}
+	return &logical.Response{Data: data}, nil
 }
 
 func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -186,7 +240,7 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	unlock := b.locks.lock(name)
 	defer unlock()
 	defer b.forgetLocked(name)
-	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix, readMarkPrefix} {
+	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix, readMarkPrefix} { // keys live in the config
 		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
 			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)
 		}

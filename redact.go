@@ -98,6 +98,14 @@ func redactorFor(secrets []string, clientID, clientSecret string) *redactor {
 	return r
 }
 
+// with is a redactor for r's secrets and extra ones (one request's client
+// assertions); its tables are built on first use, like r's.
+func (r *redactor) with(extra []string) *redactor {
+	out := redactorFor(append(append([]string(nil), r.secrets...), extra...), "", "")
+	out.basics = r.basics
+	return out
+}
+
 func (r *redactor) matcher() *matcher {
 	r.once.Do(func() {
 		var variants, tokens, runs []string

@@ -23,4 +23,14 @@ func TestResponsesMatchDeclaredSchemas(t *testing.T) {
 	check("status/alphasense", logical.ReadOperation, env.read("status/alphasense"))
 	env.write("config/alphasense", map[string]interface{}{"lease": false})
 	check("creds/alphasense", logical.ReadOperation, env.read("creds/alphasense"))
+
+	jwt, _, _ := jwtEnv(t)
+	jwt.write("config/app", jwtConfig("app", nil))
+	jcheck := func(path string, op logical.Operation, resp *logical.Response) {
+		t.Helper()
+		schema.ValidateResponse(t, schema.GetResponseSchema(t, jwt.b.Route(path), op), resp, true)
+	}
+	jcheck("config/app", logical.ReadOperation, jwt.read("config/app"))
+	jcheck("rotate-key/app", logical.UpdateOperation, jwt.write("rotate-key/app", map[string]interface{}{"step": "publish"}))
+	jcheck("rotate-key/app", logical.UpdateOperation, jwt.write("rotate-key/app", map[string]interface{}{"step": "switch"}))
 }

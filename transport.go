@@ -24,12 +24,13 @@ const (
 // one *http.Transport. Add a field here (and in transportKeyOf) for every
 // setting that changes how a connection is made (a client certificate).
 type transportKey struct {
-	caCert string
+	caCert, clientCert, clientKey string
 }
 
-// transportKeyOf is the one place a config's transport key is built.
+// transportKeyOf is the one place a config's transport key is built: the
+// inputs of tlsConfigFor (tlsconfig.go).
 func transportKeyOf(cfg *vendorConfig) transportKey {
-	return transportKey{caCert: cfg.CACert}
+	return transportKey{caCert: cfg.CACert, clientCert: cfg.TLSClientCert, clientKey: cfg.TLSClientKey}
 }
 
 // transportPool hands out shared transports, counted by the connections

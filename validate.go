@@ -133,6 +133,7 @@ var reservedHeaders = map[string]bool{
 // body parameters the engine fills from dedicated fields.
 var reservedParams = map[string]bool{
 	"grant_type": true, "client_id": true, "client_secret": true, "username": true, "password": true, "scope": true,
+	"client_assertion": true, "client_assertion_type": true,
 }
 
 // validate checks the effective (preset-resolved) config as a whole.
@@ -146,8 +147,11 @@ func validate(raw, eff *vendorConfig) error {
 			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin)
 		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
-		func() error { return oneOf("client_auth", eff.ClientAuth, authBody, authBasic) },
+		func() error {
+			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient)
+		},
 		func() error { return validateCredentials(eff) },
+		func() error { return validateClientAuth(raw, eff) },
 		func() error { return validateDurations(eff) },
 		func() error { return validateAPIKey(eff) },
 		func() error { return validateHeaders(eff) },
@@ -202,37 +206,43 @@ func validateSizes(c *vendorConfig) error {
 
 func validateTokenURL(raw string) error {
 	if raw == "" {
-		return fieldErr("token_url", "required (the preset has no fixed token URL)")
+		return fieldErr("token_url", "required (the preset has no fixed token URL; or give issuer to discover it)")
 	}
+	return validateEndpoint("token_url", raw)
+}
+
+// validateEndpoint holds every URL the plugin sends a request to
+// (token_url, issuer) to one rule.
+func validateEndpoint(field, raw string) error {
 	u, err := url.Parse(raw)
 	var perr *url.Error
 	if errors.As(err, &perr) {
 		// The inner error names the bad part ("invalid port \":abc\" after
 		// host"), not the whole URL as perr.Error() would.
-		return fieldErr("token_url", "does not parse: %s", clip(perr.Err.Error()))
+		return fieldErr(field, "does not parse: %s", clip(perr.Err.Error()))
 	}
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return fieldErr("token_url", "must be an absolute URL such as https://auth.example.com/oauth/token")
+		return fieldErr(field, "must be an absolute URL such as https://auth.example.com/oauth/token")
 	}
 	// url.Parse accepts any digits after the colon; the dialer would fail
 	// on every grant instead of at write.
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fieldErr("token_url", "port %s is not in 1-65535", quote(p))
+			return fieldErr(field, "port %s is not in 1-65535", quote(p))
 		}
 	}
 	if u.User != nil {
-		return fieldErr("token_url", "must not carry credentials; use client_id/client_secret")
+		return fieldErr(field, "must not carry credentials; use client_id/client_secret")
 	}
 	if u.Fragment != "" {
-		return fieldErr("token_url", "must not have a fragment")
+		return fieldErr(field, "must not have a fragment")
 	}
 	// A literal IP the dial guard would refuse fails here, at write, not at
 	// every grant; a name is judged at dial time only, on what it resolves
 	// to then (dialguard.go).
 	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
 		if class := refusedClass(ip); class != "" {
-			return fieldErr("token_url", "host %s is %s; the plugin never sends credentials there", quote(ip.String()), class)
+			return fieldErr(field, "host %s is %s; the plugin never sends credentials there", quote(ip.String()), class)
 		}
 	}
 	switch {
@@ -241,9 +251,9 @@ func validateTokenURL(raw string) error {
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 		return nil
 	case u.Scheme == "http":
-		return fieldErr("token_url", "must be https (http is allowed only for loopback hosts)")
+		return fieldErr(field, "must be https (http is allowed only for loopback hosts)")
 	default:
-		return fieldErr("token_url", "scheme %s is not https", quote(u.Scheme))
+		return fieldErr(field, "scheme %s is not https", quote(u.Scheme))
 	}
 }
 
@@ -260,18 +270,19 @@ func validateCredentials(c *vendorConfig) error {
 	need := map[string][]string{
 		grantPassword:          {"client_id", "username", "password"},
 		grantLogin:             {"username", "password"},
-		grantClientCredentials: {"client_id", "client_secret"},
+		grantClientCredentials: {"client_id"},
 	}[c.GrantType]
-	if c.ClientAuth == authBasic {
-		need = append(need, "client_id")
+	if c.GrantType != grantLogin {
+		need = append(need, clientAuthNeeds[c.ClientAuth]...)
 	}
 	have := map[string]string{
 		"client_id": c.ClientID, "client_secret": c.ClientSecret, "username": c.Username,
 		"password": c.Password, "api_key": c.APIKey,
+		"tls_client_cert": c.TLSClientCert, "tls_client_key": c.TLSClientKey,
 	}
 	for _, field := range need {
 		if have[field] == "" {
-			return fieldErr(field, "required for grant_type %s%s", c.GrantType, presetSuffix(c.Preset))
+			return fieldErr(field, "required for grant_type %s with client_auth %s%s", c.GrantType, c.ClientAuth, presetSuffix(c.Preset))
 		}
 	}
 	if p, ok := presets[c.Preset]; ok {
@@ -282,6 +293,15 @@ func validateCredentials(c *vendorConfig) error {
 		}
 	}
 	return nil
+}
+
+// clientAuthNeeds: what each client_auth cannot do without, beyond
+// client_id. private_key_jwt generates its key when none is written.
+var clientAuthNeeds = map[string][]string{
+	authBody:            {"client_secret"},
+	authBasic:           {"client_secret"},
+	authClientSecretJWT: {"client_secret"},
+	authTLSClient:       {"tls_client_cert", "tls_client_key"},
 }
 
 func presetSuffix(p string) string {

@@ -18,6 +18,17 @@ import (
 // (the vendor saw it) but moves no back-off: the stored config is not the
 // one that failed.
 func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
+	tok, fail, err := b.verifyGrant(ctx, s, name, cfg, existed, st)
+	if err != nil || fail == nil {
+		return tok, nil, err
+	}
+	return nil, logical.ErrorResponse(fmt.Sprintf(
+		"%s; nothing was stored and the current config keeps serving (verify=false stores it without asking the vendor)", fail.err.Error())), nil
+}
+
+// verifyGrant runs the grant of a config not yet stored; a failure is the
+// vendor's refusal, counted in status when the config exists.
+func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
 	conn, err := b.connect(ctx, name, cfg)
 	if err != nil {
 		return nil, nil, err
@@ -31,9 +42,8 @@ func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name strin
 		st.refused(b.now(), fail)
 		b.saveStatus(ctx, s, name, st)
 	}
-	b.Logger().Warn("config write refused by the vendor", "config", name, "error", fail.err.Error())
-	return nil, logical.ErrorResponse(fmt.Sprintf(
-		"%s; nothing was stored and the current config keeps serving (verify=false stores it without asking the vendor)", fail.err.Error())), nil
+	b.Logger().Warn("vendor refused a verifying grant", "config", name, "error", fail.err.Error())
+	return nil, fail, nil
 }
 
 // secretsFollowHost: stored write-only values were given for one token
@@ -49,7 +59,7 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 		return nil
 	}
 	var missing []string
-	for field, set := range old.writeOnlySet() {
+	for field, set := range hostBound(old) {
 		if _, given := d.GetOk(field); set && !given {
 			missing = append(missing, field)
 		}
@@ -58,8 +68,27 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 		return nil
 	}
 	sort.Strings(missing)
-	return fieldErr("token_url", "moves the token endpoint from %s to %s: give %s again in the same write (stored secrets are only sent to the host they were written for)",
+	field := "token_url"
+	if _, ok := d.GetOk("token_url"); !ok && cur.TokenURLDiscovered {
+		field = "issuer" // discovery moved it
+	}
+	return fieldErr(field, "moves the token endpoint from %s to %s: give %s again in the same write (stored secrets are only sent to the host they were written for)",
 		from, to, strings.Join(missing, ", "))
+}
+
+// hostBound: the write-only values sent to the token endpoint, and an
+// explicit assertion_audience. A signed assertion for the old server's
+// audience, sent to a new host, could be replayed by it at the old
+// server within its lifetime; the default audience (the token URL) moves with the host.
+func hostBound(c *vendorConfig) map[string]bool {
+	set := c.sentSecretsSet()
+	if c.AssertionAudience != "" {
+		switch c.effective().ClientAuth {
+		case authPrivateKeyJWT, authClientSecretJWT:
+			set["assertion_audience"] = true
+		}
+	}
+	return set
 }
 
 // origin is scheme://host:port with the default port spelled out, so that

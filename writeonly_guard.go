@@ -48,13 +48,28 @@ var conversionHint = map[framework.FieldType]string{
 	framework.TypeKVPairs:          `must be key=value pairs: a JSON object of strings, or "key=value" strings`,
 }
 
-// conversionError runs the SDK's own conversion of each config field the
-// request carries and, where it fails, answers "<field>: <hint>".
+// guardedSchemas are the paths that take write-only values, by prefix.
+var guardedSchemas = map[string]func() map[string]*framework.FieldSchema{
+	configPrefix:  configFields,
+	"rotate-key/": rotateKeyFields,
+}
+
+// conversionError runs the SDK's own conversion of each field the request
+// carries on a path taking write-only values and, where it fails, answers
+// "<field>: <hint>".
 func conversionError(req *logical.Request) string {
-	if !strings.HasPrefix(req.Path, configPrefix) || len(req.Data) == 0 {
+	if len(req.Data) == 0 {
 		return ""
 	}
-	schema := configFields()
+	var schema map[string]*framework.FieldSchema
+	for prefix, fields := range guardedSchemas {
+		if strings.HasPrefix(req.Path, prefix) {
+			schema = fields()
+		}
+	}
+	if schema == nil {
+		return ""
+	}
 	fd := &framework.FieldData{Raw: req.Data, Schema: schema}
 	fields := make([]string, 0, len(req.Data))
 	for field := range req.Data {

@@ -1,0 +1,73 @@
+package oauthvendor
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"time"
+)
+
+// bodySource makes the token request's body for each attempt. With a
+// client assertion every attempt signs a new one: a retry after a 503 must
+// not replay a jti the server may already have seen (RFC 7523 3 lets it
+// refuse the replay; oidc-provider does). retryablehttp calls the source
+// once up front to learn the length; that body is kept for the first
+// attempt, so no assertion is made that is not sent. The assertions sent
+// are remembered for the redactor: an assertion is a credential too.
+type bodySource struct {
+	cfg    *vendorConfig
+	signer *assertionSigner
+	now    func() time.Time
+
+	mu      sync.Mutex
+	pending []byte
+	sent    []string
+}
+
+func (s *bodySource) read() (io.Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending != nil {
+		b := s.pending
+		s.pending = nil
+		return bytes.NewReader(b), nil
+	}
+	b, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	if len(s.sent) == 1 {
+		s.pending = b // the up-front length probe: the first attempt sends it
+	}
+	return bytes.NewReader(b), nil
+}
+
+// build encodes one body, with a fresh assertion when client_auth signs.
+// Assertions have a fixed length (fixed-size jti, iat and exp of ten
+// digits, a signature the size of the key), so every attempt matches the
+// Content-Length learnt from the first.
+func (s *bodySource) build() ([]byte, error) {
+	assertion := ""
+	if s.signer != nil {
+		a, err := s.signer.sign(s.now())
+		if err != nil {
+			return nil, err
+		}
+		assertion = a
+	}
+	s.sent = append(s.sent, assertion)
+	return encodeBody(s.cfg, assertion)
+}
+
+// assertions are the assertions this request sent (or tried to).
+func (s *bodySource) assertions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, a := range s.sent {
+		if a != "" {
+			out = append(out, assertionSecrets(a)...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package oauthvendor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hashicorp/vault/sdk/framework"
+)
+
+// serverMetadata is what the plugin reads of an authorization server's
+// metadata (OpenID Connect Discovery 1.0 section 3, RFC 8414 section 2).
+type serverMetadata struct {
+	Issuer        string   `json:"issuer"`
+	TokenEndpoint string   `json:"token_endpoint"`
+	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	// RFC 8705 5: where a client presenting a certificate sends its
+	// token requests, when that differs from token_endpoint.
+	MTLSAliases struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	} `json:"mtls_endpoint_aliases"`
+}
+
+// authMethodNames: the registered names (RFC 8414 2, OIDC Core 9) of each
+// client_auth.
+var authMethodNames = map[string]string{
+	authBody:            "client_secret_post",
+	authBasic:           "client_secret_basic",
+	authPrivateKeyJWT:   "private_key_jwt",
+	authClientSecretJWT: "client_secret_jwt",
+	authTLSClient:       "tls_client_auth",
+}
+
+// discoveryFields: a write giving any of them asks the issuer again (what
+// the server supports, and which endpoint a certificate goes to).
+var discoveryFields = []string{"issuer", "client_auth", "tls_client_cert", "token_url", "ca_cert"}
+
+// needsDiscovery: the config has an issuer and the write touched what
+// discovery decides.
+func needsDiscovery(cfg *vendorConfig, d *framework.FieldData) bool {
+	if cfg.Issuer == "" {
+		return false
+	}
+	for _, f := range discoveryFields {
+		if _, ok := d.GetOk(f); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// discover fetches the issuer's metadata: OpenID Connect Discovery first,
+// then RFC 8414's path. Through the config's own client: the same CA,
+// client certificate, dial guard and no redirects as its token requests.
+func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) (*serverMetadata, error) {
+	tr, release, err := b.transports.acquire(eff)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	client := newHTTPClient(tr, b.Logger().Named("http").With("config", name))
+	if b.tuneHTTP != nil {
+		b.tuneHTTP(client)
+	}
+	ctx, cancel := context.WithTimeout(ctx, eff.Timeout)
+	defer cancel()
+	var tried []string
+	for _, u := range metadataURLs(eff.Issuer) {
+		md, status, err := fetchMetadata(ctx, client, u)
+		if err == nil {
+			return md, checkIssuer(eff.Issuer, md)
+		}
+		if status != http.StatusNotFound {
+			return nil, fieldErr("issuer", "discovery at %s: %s", clip(u), err.Error())
+		}
+		tried = append(tried, clip(u))
+	}
+	return nil, fieldErr("issuer", "no metadata found (HTTP 404 at %s); give token_url instead", strings.Join(tried, " and "))
+}
+
+// metadataURLs: OIDC appends its well-known path to the issuer; RFC 8414
+// 3.1 puts its well-known path between the host and the issuer's path.
+func metadataURLs(issuer string) []string {
+	oidc := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return []string{oidc}
+	}
+	u.Path = "/.well-known/oauth-authorization-server" + strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return []string{oidc, u.String()}
+}
+
+func fetchMetadata(ctx context.Context, client *retryablehttp.Client, u string) (*serverMetadata, int, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	body, err := readCapped(resp.Body)
+	if err != nil {
+		return nil, resp.StatusCode, err
+	}
+	var md serverMetadata
+	if err := json.Unmarshal(body, &md); err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("HTTP 200 but not a JSON metadata document")
+	}
+	return &md, resp.StatusCode, nil
+}
+
+// checkIssuer: OIDC Discovery 4.3 and RFC 8414 3.3 require the document's
+// issuer to be the one asked for, or an attacker's metadata could be
+// served for it. A trailing slash is forgiven (Auth0's issuer has one, and
+// operators copy it either way).
+func checkIssuer(issuer string, md *serverMetadata) error {
+	if strings.TrimSuffix(md.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
+		return fieldErr("issuer", "the metadata names issuer %s, not %s", quote(md.Issuer), quote(issuer))
+	}
+	if md.TokenEndpoint == "" {
+		return fieldErr("issuer", "the metadata has no token_endpoint")
+	}
+	return nil
+}
+
+// applyDiscovery fills token_url from the metadata (unless the operator
+// set one) and refuses a client_auth the server does not list.
+func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
+	endpoint := md.TokenEndpoint
+	if eff.TLSClientCert != "" && md.MTLSAliases.TokenEndpoint != "" {
+		endpoint = md.MTLSAliases.TokenEndpoint
+	}
+	if cfg.TokenURL == "" || cfg.TokenURLDiscovered {
+		cfg.TokenURL, cfg.TokenURLDiscovered = endpoint, true
+	}
+	methods := md.AuthMethods
+	if len(methods) == 0 {
+		methods = []string{"client_secret_basic"} // the default of RFC 8414 2 and OIDC Discovery 3
+	}
+	if want := authMethodNames[eff.ClientAuth]; !slices.Contains(methods, want) {
+		return fieldErr("client_auth", "%s (%s) is not among the methods the issuer supports: %s",
+			eff.ClientAuth, want, strings.Join(methods, ", "))
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package oauthvendor
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// metadataServer serves authorization server metadata at path, naming
+// issuer (its own URL + issuerPath unless lie is set).
+type metadataServer struct {
+	*httptest.Server
+	path, issuerPath, lie string
+	methods               []string
+	mtlsAlias             string
+	hits                  atomic.Int32
+}
+
+func newMetadataServer(t *testing.T, path, issuerPath string, methods []string) *metadataServer {
+	m := &metadataServer{path: path, issuerPath: issuerPath, methods: methods}
+	m.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"discovered-token","token_type":"Bearer","expires_in":3600}`))
+			return
+		}
+		if r.URL.Path != m.path {
+			http.NotFound(w, r)
+			return
+		}
+		m.hits.Add(1)
+		issuer := m.URL + m.issuerPath
+		if m.lie != "" {
+			issuer = m.lie
+		}
+		doc := map[string]interface{}{"issuer": issuer, "token_endpoint": m.URL + "/token"}
+		if m.methods != nil {
+			doc["token_endpoint_auth_methods_supported"] = m.methods
+		}
+		if m.mtlsAlias != "" {
+			doc["mtls_endpoint_aliases"] = map[string]string{"token_endpoint": m.mtlsAlias}
+		}
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	t.Cleanup(m.Close)
+	return m
+}
+
+// TestDiscoveryFillsTokenURL: OIDC discovery fills token_url, the read
+// shows it, and the grant goes there.
+func TestDiscoveryFillsTokenURL(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "", []string{"client_secret_basic", "client_secret_post", "private_key_jwt"})
+	env.write("config/idp", map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_secret": "s3cret-value"})
+	if got := env.read("config/idp").Data["token_url"]; got != srv.URL+"/token" {
+		t.Fatalf("token_url %v, want the discovered %s/token", got, srv.URL)
+	}
+	if tok := env.read("creds/idp").Data["access_token"]; tok != "discovered-token" {
+		t.Fatalf("creds %v", tok)
+	}
+	// A write that touches nothing discovery decides does not ask again.
+	hits := srv.hits.Load()
+	env.write("config/idp", map[string]interface{}{"max_ttl": "10m"})
+	if srv.hits.Load() != hits {
+		t.Fatal("a max_ttl write fetched the metadata again")
+	}
+	// An explicit token_url wins and stays the operator's.
+	env.write("config/idp", map[string]interface{}{"token_url": srv.URL + "/token?x=1"})
+	env.write("config/idp", map[string]interface{}{"issuer": srv.URL})
+	if got := env.read("config/idp").Data["token_url"]; got != srv.URL+"/token?x=1" {
+		t.Fatalf("token_url %v: discovery replaced the operator's", got)
+	}
+}
+
+// TestDiscoveryRFC8414: without OIDC metadata, RFC 8414's path (the
+// well-known part before the issuer's path) is asked.
+func TestDiscoveryRFC8414(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/oauth-authorization-server/tenant", "/tenant", []string{"client_secret_post"})
+	env.write("config/as", map[string]interface{}{"issuer": srv.URL + "/tenant", "client_id": "c", "client_secret": "s3cret-value"})
+	if got := env.read("config/as").Data["token_url"]; got != srv.URL+"/token" {
+		t.Fatalf("token_url %v", got)
+	}
+}
+
+// TestDiscoveryRefusals: a client_auth the server does not list, an
+// issuer the document disowns, and no metadata at all are 400s naming
+// the field.
+func TestDiscoveryRefusals(t *testing.T) {
+	cases := []struct {
+		name    string
+		methods []string
+		lie     string
+		path    string
+		data    map[string]interface{}
+		want    string
+	}{
+		{"unlisted method", []string{"client_secret_basic"}, "", "/.well-known/openid-configuration",
+			map[string]interface{}{"client_auth": "private_key_jwt"}, "client_auth: private_key_jwt (private_key_jwt) is not among the methods the issuer supports: client_secret_basic"},
+		{"default is basic", nil, "", "/.well-known/openid-configuration",
+			map[string]interface{}{"client_secret": "s3cret-value"}, "client_auth: body (client_secret_post) is not among the methods the issuer supports: client_secret_basic"},
+		{"issuer mismatch", []string{"client_secret_post"}, "https://evil.example", "/.well-known/openid-configuration",
+			map[string]interface{}{"client_secret": "s3cret-value"}, `issuer: the metadata names issuer "https://evil.example"`},
+		{"no metadata", nil, "", "/elsewhere", map[string]interface{}{"client_secret": "s3cret-value"}, "issuer: no metadata found (HTTP 404"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			srv := newMetadataServer(t, c.path, "", c.methods)
+			srv.lie = c.lie
+			data := map[string]interface{}{"issuer": srv.URL, "client_id": "c"}
+			for k, v := range c.data {
+				data[k] = v
+			}
+			resp, err := env.do(logical.UpdateOperation, "config/x", data)
+			if err != nil || resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), c.want) {
+				t.Fatalf("resp %v err %v, want %q", resp, err, c.want)
+			}
+			if _, err := env.do(logical.ReadOperation, "config/x", nil); codedStatus(err) != 404 {
+				t.Fatal("a refused discovery stored the config")
+			}
+		})
+	}
+}

@@ -1,0 +1,277 @@
+package oauthvendor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/hashicorp/vault/sdk/framework"
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// rotate-key steps. Vendors that fetch jwks/<name> (a jwks_uri: Okta,
+// Auth0, Keycloak, oidc-provider) take auto; vendors where the public key
+// or certificate is uploaded (Entra ID, Okta without jwks_uri) take
+// publish, upload, then switch.
+const (
+	stepAuto    = "auto"
+	stepPublish = "publish"
+	stepSwitch  = "switch"
+	stepCancel  = "cancel"
+)
+
+func pathRotateKey(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "rotate-key/" + framework.GenericNameRegex("name"),
+		Fields:  rotateKeyFields(),
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback:  b.pathRotateKeyWrite,
+				Summary:   "Rotate the private_key_jwt signing key without downtime.",
+				Responses: okResponse(rotateKeyResponseFields),
+			},
+		},
+		HelpSynopsis: "Rotate the private_key_jwt signing key: the new key is published before it signs.",
+		HelpDescription: `step=auto (default) publishes a new key next to the current one in
+jwks/<name>, runs a grant signed by it and, if the vendor accepts it, signs
+with it from then on and unpublishes the old one. step=publish only
+publishes the next key (and returns its public key, to upload); step=switch
+makes it sign; step=cancel drops it.`,
+	}
+}
+
+var rotateKeyResponseFields = map[string]*framework.FieldSchema{
+	"current_kid":     {Type: framework.TypeString, Description: "Thumbprint (RFC 7638) of the key that signs now."},
+	"next_kid":        {Type: framework.TypeString, Description: "Thumbprint of the published key that signs after step=switch."},
+	"next_public_key": {Type: framework.TypeString, Description: "After step=publish: the next key's public half (PEM), to upload."},
+	"next_jwk":        {Type: framework.TypeMap, Description: "After step=publish: the next key's public JWK."},
+	"expires_at":      {Type: framework.TypeString, Description: "After a verified switch: expiry of the token the new key got."},
+}
+
+func rotateKeyFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name":        {Type: framework.TypeString, Description: "Name of the vendor connection.", Required: true},
+		"step":        {Type: framework.TypeString, Description: "auto (default: publish, then switch once a grant signed by the new key succeeds), publish, switch or cancel.", Default: stepAuto, AllowedValues: []interface{}{stepAuto, stepPublish, stepSwitch, stepCancel}},
+		"private_key": {Type: framework.TypeString, Description: "With publish or auto: the next key (PEM); omitted, one is generated. Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"key_type":    {Type: framework.TypeString, Description: "With publish or auto, for a generated next key: rsa or ec (default: the current key's type).", AllowedValues: []interface{}{keyRSA, keyEC}},
+		"certificate": {Type: framework.TypeString, Description: "With publish or auto: the certificate (PEM) of the supplied next key."},
+		"verify":      {Type: framework.TypeBool, Description: "Switch only after a grant signed by the new key succeeds (default true).", Default: true},
+	}
+}
+
+func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if err := validateName(name); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	unlock := b.locks.lock(name)
+	defer unlock()
+	old, err := mustLoadConfig(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	if eff := old.effective(); eff.ClientAuth != authPrivateKeyJWT || old.PrivateKey == "" {
+		return logical.ErrorResponse(fmt.Sprintf("config %q uses client_auth %s; only private_key_jwt has a signing key to rotate", name, eff.ClientAuth)), nil
+	}
+	cfg := *old
+	r := &keyRotation{ctx: ctx, b: b, s: req.Storage, name: name, cfg: &cfg, d: d}
+	switch step := d.Get("step").(string); step {
+	case stepPublish:
+		return r.publish()
+	case stepSwitch:
+		return r.switchKey()
+	case stepCancel:
+		return r.cancel()
+	case stepAuto:
+		return r.auto()
+	default:
+		return logical.ErrorResponse(fmt.Sprintf("step: %s is not one of auto, publish, switch, cancel", quote(step))), nil
+	}
+}
+
+// keyRotation is one rotate-key request, under the config's name lock.
+type keyRotation struct {
+	ctx  context.Context
+	b    *backend
+	s    logical.Storage
+	name string
+	cfg  *vendorConfig
+	d    *framework.FieldData
+}
+
+// publish makes the next key and publishes it; the current key keeps
+// signing, so nothing readers get changes.
+func (r *keyRotation) publish() (*logical.Response, error) {
+	if resp := r.stageNext(); resp != nil {
+		return resp, nil
+	}
+	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+		return nil, err
+	}
+	return r.answer(true), nil
+}
+
+// stageNext puts the next key in r.cfg (not stored); a response is the
+// caller's mistake.
+func (r *keyRotation) stageNext() *logical.Response {
+	if r.cfg.NextPrivateKey != "" {
+		return logical.ErrorResponse(fmt.Sprintf("a next key (kid %s) is already published for %q; step=switch or step=cancel first", kidOf(r.cfg.NextPrivateKey), r.name))
+	}
+	next, err := r.nextKey()
+	if err != nil {
+		return logical.ErrorResponse(err.Error())
+	}
+	r.cfg.NextPrivateKey = next
+	if cert, ok := r.d.GetOk("certificate"); ok {
+		r.cfg.NextCertificate = cert.(string)
+	}
+	if err := r.checkNext(); err != nil {
+		return logical.ErrorResponse(err.Error())
+	}
+	return nil
+}
+
+// nextKey is the written private_key, else a new key of key_type (default:
+// the current key's type).
+func (r *keyRotation) nextKey() (string, error) {
+	if v, ok := r.d.GetOk("private_key"); ok {
+		return v.(string), nil
+	}
+	keyType := r.cfg.KeyType
+	if v, ok := r.d.GetOk("key_type"); ok {
+		keyType = v.(string)
+	}
+	if err := oneOf("key_type", keyType, keyRSA, keyEC); err != nil {
+		return "", err
+	}
+	return generateKey(keyType)
+}
+
+// checkNext validates the staged key as it will sign: its type fits the
+// signing_alg, its certificate is its own.
+func (r *keyRotation) checkNext() error {
+	if len(r.cfg.NextPrivateKey) > maxKeyPEM || len(r.cfg.NextCertificate) > maxKeyPEM {
+		return fieldErr("private_key", "longer than %d bytes", maxKeyPEM)
+	}
+	k, err := parsePrivateKey(r.cfg.NextPrivateKey)
+	if err != nil {
+		return fieldErr("private_key", "%s", err.Error())
+	}
+	if err := algFitsKey(algFor(r.cfg, k.keyType), k.keyType); err != nil {
+		return err
+	}
+	if r.cfg.NextCertificate != "" {
+		if _, err := parseCertificate(r.cfg.NextCertificate, k); err != nil {
+			return fieldErr("certificate", "%s", err.Error())
+		}
+	}
+	return nil
+}
+
+// switchKey makes the published next key sign and unpublishes the old
+// one. Verified (the default), a grant signed by the new key runs first:
+// a vendor that does not know it yet refuses, and nothing changes.
+func (r *keyRotation) switchKey() (*logical.Response, error) {
+	if r.cfg.NextPrivateKey == "" {
+		return logical.ErrorResponse(fmt.Sprintf("no next key is published for %q; step=publish first", r.name)), nil
+	}
+	cfg := *r.cfg
+	cfg.PrivateKey, cfg.Certificate = cfg.NextPrivateKey, cfg.NextCertificate
+	cfg.NextPrivateKey, cfg.NextCertificate = "", ""
+	if k, err := parsePrivateKey(cfg.PrivateKey); err == nil {
+		cfg.KeyType = k.keyType
+	}
+	if !r.d.Get("verify").(bool) {
+		// The cached token stays valid and keeps serving (same
+		// generation); the next grant signs with the new key.
+		if err := storeConfig(r.ctx, r.s, r.name, &cfg); err != nil {
+			return nil, err
+		}
+		r.b.forgetLocked(r.name)
+		*r.cfg = cfg
+		return r.answer(false), nil
+	}
+	cfg.Generation = rand.Uint64()
+	return r.verifiedSwitch(&cfg)
+}
+
+func (r *keyRotation) verifiedSwitch(cfg *vendorConfig) (*logical.Response, error) {
+	ctx := r.ctx
+	st, err := loadStatus(ctx, r.s, r.name)
+	if err != nil {
+		return nil, err
+	}
+	tok, fail, err := r.b.verifyGrant(ctx, r.s, r.name, cfg, true, st)
+	if err != nil {
+		return nil, err
+	}
+	if fail != nil {
+		return logical.ErrorResponse(fmt.Sprintf(
+			"a grant signed by the new key (kid %s) failed: %s. The current key keeps signing and both stay published in jwks/%s; "+
+				"run rotate-key/%s step=switch once the vendor knows the new key, or step=cancel",
+			kidOf(cfg.PrivateKey), fail.err.Error(), r.name, r.name)), nil
+	}
+	if err := storeConfig(ctx, r.s, r.name, cfg); err != nil {
+		return nil, err
+	}
+	if err := r.b.afterConfigWrite(ctx, r.s, r.name, true, tok, st); err != nil {
+		return nil, err
+	}
+	*r.cfg = *cfg
+	resp := r.answer(false)
+	resp.Data["expires_at"] = rfc3339(tok.ExpiresAt)
+	return resp, nil
+}
+
+func (r *keyRotation) cancel() (*logical.Response, error) {
+	if r.cfg.NextPrivateKey == "" {
+		return logical.ErrorResponse(fmt.Sprintf("no next key is published for %q", r.name)), nil
+	}
+	r.cfg.NextPrivateKey, r.cfg.NextCertificate = "", ""
+	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+		return nil, err
+	}
+	return r.answer(false), nil
+}
+
+// auto publishes (unless a next key is already published) and switches.
+// The published state is stored before the verifying grant: the vendor
+// fetches the JWKS during that grant and must find the new key there.
+func (r *keyRotation) auto() (*logical.Response, error) {
+	if r.cfg.NextPrivateKey == "" {
+		if resp := r.stageNext(); resp != nil {
+			return resp, nil
+		}
+		if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return r.switchKey()
+}
+
+// answer shows the rotation's state: kids, and for a fresh publish the
+// next key's public half (to upload where the vendor has no jwks_uri).
+func (r *keyRotation) answer(withNextPublic bool) *logical.Response {
+	data := map[string]interface{}{"current_kid": kidOf(r.cfg.PrivateKey)}
+	if r.cfg.NextPrivateKey != "" {
+		data["next_kid"] = kidOf(r.cfg.NextPrivateKey)
+		if k, err := parsePrivateKey(r.cfg.NextPrivateKey); withNextPublic && err == nil {
+			data["next_public_key"] = k.publicPEM()
+			if jwk, err := publicJWKOf(r.cfg, publishedKey{r.cfg.NextPrivateKey, r.cfg.NextCertificate}); err == nil {
+				data["next_jwk"] = asMap(jwk)
+			}
+		}
+	}
+	return &logical.Response{Data: data}
+}
+
+// asMap is v as the JSON object a client sees (the response crosses the
+// plugin's gRPC hop as JSON either way).
+func asMap(v interface{}) map[string]interface{} {
+	var out map[string]interface{}
+	if b, err := json.Marshal(v); err == nil {
+		_ = json.Unmarshal(b, &out)
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package oauthvendor
+
+import (
+	"net/url"
+)
+
+// hmacKeyMin: RFC 7518 3.2 requires an HS256 key of at least 256 bits; a
+// shorter client_secret makes a client_secret_jwt assertion that
+// conforming servers (oidc-provider among them) refuse.
+const hmacKeyMin = 32
+
+// validateClientAuth checks the fields of client authentication beyond
+// shared secrets (API.md "Client authentication"). No message quotes a
+// key or a certificate: a key is write-only, and neither tells anything
+// in a 64-byte prefix.
+func validateClientAuth(raw, eff *vendorConfig) error {
+	checks := []func() error{
+		func() error { return validatePEMSizes(eff) },
+		func() error { return oneOf("key_type", eff.KeyType, keyRSA, keyEC) },
+		func() error { return validateAuthGrant(raw, eff) },
+		func() error { return validateSigning(raw, eff) },
+		func() error { return validateMTLS(eff) },
+		func() error { return validateAudience(eff.AssertionAudience) },
+		func() error { return validateIssuer(eff.Issuer) },
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validatePEMSizes(c *vendorConfig) error {
+	for field, v := range map[string]string{
+		"private_key": c.PrivateKey, "certificate": c.Certificate,
+		"tls_client_cert": c.TLSClientCert, "tls_client_key": c.TLSClientKey,
+	} {
+		if len(v) > maxKeyPEM {
+			return fieldErr(field, "longer than %d bytes", maxKeyPEM)
+		}
+	}
+	return nil
+}
+
+// validateAuthGrant: AlertSite's login carries no OAuth fields at all, so
+// it has no client authentication to sign or present.
+func validateAuthGrant(raw, eff *vendorConfig) error {
+	if eff.GrantType == grantLogin && raw.ClientAuth != "" && raw.ClientAuth != authBody {
+		return fieldErr("client_auth", "%s needs an OAuth grant; grant_type login sends a plain {username, password}", eff.ClientAuth)
+	}
+	return nil
+}
+
+// validateSigning: the key parses and fits the algorithm, the certificate
+// is the key's, an HMAC secret is long enough.
+func validateSigning(raw, eff *vendorConfig) error {
+	switch eff.ClientAuth {
+	case authPrivateKeyJWT:
+		return validateSigningKey(raw, eff)
+	case authClientSecretJWT:
+		if eff.SigningAlg != algHS256 {
+			return fieldErr("signing_alg", "%s does not fit client_auth client_secret_jwt, which signs with HS256", quote(eff.SigningAlg))
+		}
+		if len(eff.ClientSecret) < hmacKeyMin {
+			return fieldErr("client_secret", "is %d bytes; client_secret_jwt (HS256) needs at least %d (RFC 7518 3.2)", len(eff.ClientSecret), hmacKeyMin)
+		}
+	}
+	return nil
+}
+
+// validateSigningKey checks a written private_key (a generated one is made
+// after validation, of the validated key_type).
+func validateSigningKey(raw, eff *vendorConfig) error {
+	keyType := eff.KeyType
+	var key *signingKey
+	if eff.PrivateKey != "" {
+		k, err := parsePrivateKey(eff.PrivateKey)
+		if err != nil {
+			return fieldErr("private_key", "%s", err.Error())
+		}
+		if raw.KeyType != "" && raw.KeyType != k.keyType {
+			return fieldErr("key_type", "%s, but private_key is an %s key", raw.KeyType, k.keyType)
+		}
+		key, keyType = k, k.keyType
+	}
+	// The written signing_alg, else the default of the key's real type
+	// (eff's default follows key_type, which a written key overrides).
+	if err := algFitsKey(algFor(raw, keyType), keyType); err != nil {
+		return err
+	}
+	if eff.Certificate != "" {
+		if key == nil {
+			return fieldErr("certificate", "needs the private_key it certifies (a generated key has no certificate)")
+		}
+		if _, err := parseCertificate(eff.Certificate, key); err != nil {
+			return fieldErr("certificate", "%s", err.Error())
+		}
+	}
+	return nil
+}
+
+func algFitsKey(alg, keyType string) error {
+	fits := map[string][]string{keyRSA: {algRS256, algPS256}, keyEC: {algES256}}[keyType]
+	for _, a := range fits {
+		if a == alg {
+			return nil
+		}
+	}
+	return fieldErr("signing_alg", "%s does not fit an %s key (use %v)", quote(alg), keyType, fits)
+}
+
+// validateMTLS: both halves of the client certificate, matching, and a
+// TLS connection to present them on.
+func validateMTLS(c *vendorConfig) error {
+	if c.TLSClientCert == "" {
+		if c.TLSClientKey != "" {
+			return fieldErr("tls_client_cert", "required with tls_client_key")
+		}
+		return nil
+	}
+	if _, err := clientKeyPair(c.TLSClientCert, c.TLSClientKey); err != nil {
+		return err
+	}
+	if u, err := url.Parse(c.TokenURL); err == nil && u.Scheme != "https" {
+		return fieldErr("tls_client_cert", "token_url is %s; a client certificate is presented on https only", u.Scheme)
+	}
+	return nil
+}
+
+func validateAudience(aud string) error {
+	if len(aud) > maxTokenURL {
+		return fieldErr("assertion_audience", "longer than %d bytes", maxTokenURL)
+	}
+	if hasCTL(aud) {
+		return fieldErr("assertion_audience", "has a control character")
+	}
+	return nil
+}
+
+func validateIssuer(issuer string) error {
+	if issuer == "" {
+		return nil
+	}
+	if len(issuer) > maxTokenURL {
+		return fieldErr("issuer", "longer than %d bytes", maxTokenURL)
+	}
+	return validateEndpoint("issuer", issuer)
+}
