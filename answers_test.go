@@ -270,7 +270,7 @@ func TestResponseHeadersCapped(t *testing.T) {
 					srv.Start()
 				}
 				t.Cleanup(srv.Close)
-				client, err := newHTTPClient(cfg, nil)
+				client, err := standaloneClient(cfg)
 				if err != nil {
 					t.Fatal(err)
 				}

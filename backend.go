@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -26,8 +27,15 @@ type backend struct {
 	flights singleflight.Group
 	locks   *nameLocks
 
+	// transports are the vendor connection pools, one per TLS setting,
+	// shared by the configs (transport.go).
+	transports *transportPool
+
 	mu      sync.RWMutex
 	entries map[string]*entry
+
+	// marksLoaded: this backend has loaded the read marks (readmark.go).
+	marksLoaded atomic.Bool
 
 	// tuneHTTP, when set, adjusts every vendor client (tests: a scripted
 	// transport, no retry waits).
@@ -47,7 +55,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: newNameLocks(), entries: map[string]*entry{}}
+	b := &backend{now: now, locks: newNameLocks(), transports: newTransportPool(), entries: map[string]*entry{}}
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,

@@ -222,7 +222,7 @@ func hasIPv6(t *testing.T) bool {
 	return true
 }
 
-// TestClientRefusesBeforeConnecting: a client from newHTTPClient, with a
+// TestClientRefusesBeforeConnecting: a client from standaloneClient, with a
 // token request for a refused address (write validation bypassed, as for a
 // config stored before it existed), fails at once with the guard's error,
 // on one attempt, and the 0.0.0.0 case shows nothing connected: Linux
@@ -255,7 +255,7 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 				t.Skip("no IPv6 sockets here")
 			}
 			cfg := &vendorConfig{TokenURL: c.url, ClientID: "id", ClientSecret: "s3cret-value"}
-			client, err := newHTTPClient(cfg, nil)
+			client, err := standaloneClient(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,7 +295,7 @@ func TestClientRefusesBeforeConnecting(t *testing.T) {
 	}
 	// The same client still reaches loopback.
 	cfg := &vendorConfig{TokenURL: srv.URL + "/token"}
-	client, err := newHTTPClient(cfg, nil)
+	client, err := standaloneClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,14 +58,15 @@ func needsDiscovery(cfg *vendorConfig, d *framework.FieldData) bool {
 // then RFC 8414's path. Through the config's own client: the same CA,
 // client certificate, dial guard and no redirects as its token requests.
 func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) (*serverMetadata, error) {
-	client, err := newHTTPClient(eff, b.Logger().Named("http").With("config", name))
+	tr, release, err := b.transports.acquire(eff)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
+	client := newHTTPClient(tr, b.Logger().Named("http").With("config", name))
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}
-	defer client.HTTPClient.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, eff.Timeout)
 	defer cancel()
 	// Either document may be the one a server publishes, and a server

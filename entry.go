@@ -21,9 +21,6 @@ import (
 type entry struct {
 	conn *connection
 	tok  atomic.Pointer[cachedToken]
-	// read: somebody read the current token; only those are refreshed
-	// proactively.
-	read atomic.Bool
 	// failure: the last grant failed; readers get its answer until the
 	// back-off passes.
 	failure atomic.Pointer[failureState]
@@ -99,18 +96,20 @@ func orNotFound(name string) func(*entry, error) (*entry, error) {
 // connect prepares a stored config to run.
 func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (*connection, error) {
 	cfg := raw.effective()
-	client, err := newHTTPClient(cfg, b.Logger().Named("http").With("config", name))
+	tr, release, err := b.transports.acquire(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
+	client := newHTTPClient(tr, b.Logger().Named("http").With("config", name))
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}
 	signer, err := newAssertionSigner(cfg)
 	if err != nil {
+		release()
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	return &connection{name: name, cfg: cfg, client: client, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer}, nil
+	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer}, nil
 }
 
 // forgetLocked drops a config's in-memory state (the next read reloads
@@ -121,12 +120,12 @@ func (b *backend) forgetLocked(name string) {
 	b.dropLocked(name)
 }
 
-// dropLocked removes an entry and closes its idle vendor connections;
-// b.mu is held.
+// dropLocked removes an entry and releases its share of a transport (the
+// last config using one closes its idle vendor connections); b.mu is held.
 func (b *backend) dropLocked(name string) {
 	if e, ok := b.entries[name]; ok {
 		e.gone.Store(true)
-		e.conn.client.HTTPClient.CloseIdleConnections()
+		e.conn.release()
 		delete(b.entries, name)
 	}
 }

@@ -125,7 +125,7 @@ func FuzzConfigValidate(f *testing.F) {
 			if verr := validate(stored, stored.effective()); verr != nil {
 				t.Fatalf("stored config does not validate: %v", verr)
 			}
-			if _, cerr := newHTTPClient(stored.effective(), nil); cerr != nil {
+			if _, cerr := standaloneClient(stored.effective()); cerr != nil {
 				t.Fatalf("stored config cannot build a client: %v", cerr)
 			}
 		}

@@ -16,10 +16,13 @@ const maxBodyBytes = 1 << 20
 
 // connection is a config ready to run: the effective settings, its HTTP
 // client and its redactor, built once per config version, not per read.
+// release gives back its share of the transport the client uses
+// (transport.go); the connection's owner calls it once it is done.
 type connection struct {
 	name      string
 	cfg       *vendorConfig
 	client    *retryablehttp.Client
+	release   func()
 	red       *redactor
 	userAgent string
 	// signer makes client assertions (nil unless client_auth signs one).

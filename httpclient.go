@@ -28,15 +28,19 @@ const (
 // Beyond it the transport fails the request, which surfaces as a 502.
 const maxResponseHeaderBytes = 64 << 10
 
-// newHTTPClient builds the client for one config: pooled transport, the
-// config's extra CA, capped response headers, no redirects (credentials
-// are never re-sent to another host), no connection to a link-local or
-// metadata address (dialguard.go), jittered retries that honour
-// Retry-After.
-func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Client, error) {
-	base := cleanhttp.DefaultPooledClient()
-	base.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	tr := base.Transport.(*http.Transport)
+// newTransport builds the transport shared by the configs of one
+// transportKey (transport.go): pooled, the config's extra CA, capped
+// response headers, no connection to a link-local or metadata address
+// (dialguard.go), and the proxy guard. Idle connections are capped per
+// host; the number of connections is not (MaxConnsPerHost 0): a cap would
+// queue the requests of every config at a host behind the requests of one
+// config whose endpoint stalls, and concurrency is already bounded by one
+// grant per config and node, and by the periodic pass's workers.
+func newTransport(cfg *vendorConfig) (*http.Transport, error) {
+	tr := cleanhttp.DefaultPooledTransport()
+	tr.MaxIdleConns = maxIdleConns
+	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	tr.MaxConnsPerHost = 0
 	tr.MaxResponseHeaderBytes = maxResponseHeaderBytes
 	tr.DialContext = guardedDialer().DialContext
 	tr.Proxy = guardProxy(tr.Proxy)
@@ -46,6 +50,17 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 	}
 	if tc != nil {
 		tr.TLSClientConfig = tc
+	}
+	return tr, nil
+}
+
+// newHTTPClient builds the client for one config over a shared transport:
+// no redirects (credentials are never re-sent to another host), jittered
+// retries that honour Retry-After, the config's own logger.
+func newHTTPClient(tr http.RoundTripper, logger hclog.Logger) *retryablehttp.Client {
+	base := &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return &retryablehttp.Client{
 		HTTPClient:   base,
@@ -58,7 +73,7 @@ func newHTTPClient(cfg *vendorConfig, logger hclog.Logger) (*retryablehttp.Clien
 		// Hand back the last response when retries run out, so the error
 		// can say what the vendor said.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}, nil
+	}
 }
 
 // checkRetry is retryablehttp's default policy (connection errors, 429,

@@ -253,7 +253,7 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	unlock := b.locks.lock(name)
 	defer unlock()
 	defer b.forgetLocked(name)
-	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix} { // keys live in the config
+	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix, readMarkPrefix} { // keys live in the config
 		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
 			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)
 		}

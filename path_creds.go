@@ -40,7 +40,7 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	if err != nil {
 		return nil, err
 	}
-	e.read.Store(true)
+	b.markRead(ctx, req.Storage, e, got.tok)
 	resp := b.credsResponse(e.conn.cfg, got.tok, got.at)
 	if got.warning != "" {
 		resp.AddWarning(got.warning)

@@ -203,7 +203,6 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 	}
 	st.succeeded(b.now())
 	b.saveStatus(ctx, s, name, st)
-	e.read.Store(false)
 	e.failure.Store(nil)
 	e.tok.Store(tok)
 	b.Logger().Debug("token minted", "config", name, "expires_at", rfc3339(tok.ExpiresAt))

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,10 @@ type cachedToken struct {
 	MintedAt    time.Time `json:"minted_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	Generation  uint64    `json:"generation"`
+
+	// read: somebody was served this token; only those are refreshed
+	// proactively (readmark.go persists it for the next active node).
+	read atomic.Bool
 
 	// boxed holds the reader-facing values, formatted and boxed once per
 	// token rather than on every cache hit (the hot path's allocations).

@@ -33,7 +33,7 @@ func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name strin
 	if err != nil {
 		return nil, nil, err
 	}
-	defer conn.client.HTTPClient.CloseIdleConnections()
+	defer conn.release()
 	tok, fail := conn.grant(ctx, b.now)
 	if fail == nil {
 		return tok, nil, nil

@@ -129,11 +129,16 @@ type slice struct {
 	firstErr string
 }
 
+// getter is one read of a closed loop: a reader, or a random pick of them.
+type getter interface {
+	get(ctx context.Context) error
+}
+
 // closedLoop runs conc readers back to back for dur: each sends its next
 // read as soon as the last answer is read. Samples are the successful
 // requests started within dur; each latency is the client's view, send to
 // body fully read.
-func closedLoop(ctx context.Context, r *reader, conc int, dur time.Duration) slice {
+func closedLoop(ctx context.Context, r getter, conc int, dur time.Duration) slice {
 	end := time.Now().Add(dur)
 	per := make([][]time.Duration, conc)
 	var errs atomic.Int64

@@ -10,7 +10,8 @@
 //   - leases: N leased reads, the lease count, the revoke-prefix time;
 //   - refresh: paced readers across a token refresh with a slow vendor,
 //     with and without the periodic (proactive) refresh;
-//   - the plugin processes' RSS.
+//   - the plugin processes' RSS;
+//   - scale, last: one mount grown to 10 000 configs (bench/scale.go).
 //
 // The refresh phase has to wait for Vault's once-a-minute periodic tick
 // and a 5-minute vendor token to age, so the other phases run in its idle
@@ -47,6 +48,10 @@ type options struct {
 	refreshReaders  int
 	refreshInterval time.Duration
 	refreshWindow   time.Duration
+
+	scaleSteps []int
+	scaleDue   int
+	scaleCell  time.Duration
 }
 
 func (o *options) maxConcurrency() int {
@@ -80,6 +85,10 @@ func parseOptions() (*options, error) {
 	flag.IntVar(&o.refreshReaders, "refresh-readers", 4, "paced readers per config in the refresh phase")
 	flag.DurationVar(&o.refreshInterval, "refresh-interval", 20*time.Millisecond, "time between one paced reader's reads")
 	flag.DurationVar(&o.refreshWindow, "refresh-window", 20*time.Second, "samples around each refresh that are reported")
+	var scale string
+	flag.StringVar(&scale, "scale", envString("BENCH_SCALE", "1,100,1000,10000"), "config counts of the scale phase, or 0 to skip it (env BENCH_SCALE)")
+	flag.IntVar(&o.scaleDue, "scale-due", 170, "configs of the scale phase due for the periodic refresh in one pass (slow vendor)")
+	flag.DurationVar(&o.scaleCell, "scale-cell", 3*time.Second, "measured time per throughput cell of the scale phase")
 	flag.Parse()
 
 	for _, f := range []struct{ name, val string }{
@@ -96,6 +105,15 @@ func parseOptions() (*options, error) {
 			return nil, fmt.Errorf("-concurrency: %q is not a positive integer", s)
 		}
 		o.concurrency = append(o.concurrency, n)
+	}
+	if scale != "0" {
+		for _, f := range strings.Split(scale, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("-scale: %q is not a positive integer", f)
+			}
+			o.scaleSteps = append(o.scaleSteps, n)
+		}
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.rounds < 1 {
 		return nil, fmt.Errorf("-duration must be positive, -warmup not negative, -rounds at least 1")
@@ -166,6 +184,9 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	res.rss = processRSS(e.vault.Pid())
+	if err := b.scale(ctx); err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
 	res.vaultVersion = e.vaultVersion(ctx)
 	res.pluginVersion = e.runningVersion(ctx, ourMount)
 	res.minimalVersion = e.runningVersion(ctx, minimalMount)

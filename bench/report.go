@@ -27,6 +27,7 @@ type results struct {
 	leases               *pilesResult
 	refresh              *refreshResult
 	rss                  []rssInfo
+	scale                *scaleResult
 }
 
 type cellRevoke struct {
@@ -176,6 +177,9 @@ func writeReport(path string, r *results) error {
 	r.writeRefresh(p)
 	r.writeMemory(p)
 	r.writeLeases(p)
+	if err := r.writeScale(p, path); err != nil {
+		return err
+	}
 	r.writeNotes(p)
 
 	tmp := path + ".tmp"
@@ -269,6 +273,7 @@ func (r *results) writeTargets(p printer) {
 	} else {
 		p("| p99 with proactive refresh unaffected by a slow vendor | not run (`BENCH_REFRESH=0`) | |\n")
 	}
+	r.writeScaleTargets(p)
 	p("\n± is twice the standard error of the ratio over the %d interleaved rounds (section 1): this small\n", r.opts.rounds)
 	p("shared machine's noise. A ratio under 0.9 whose band reaches 0.9 is reported as a miss within the\n")
 	p("noise; a longer `BENCH_DURATION` narrows the band.\n\n")

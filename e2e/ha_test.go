@@ -18,6 +18,12 @@ import (
 // takes over and serves the same token from the replicated storage with no
 // vendor request, with the configs, their write-only flags and the grant
 // history intact, and the cluster still writes (rotate) afterwards.
+//
+// Proactive refresh survives the failover (issue 12): a token read once on
+// the old leader, at a vendor that takes 500 ms, is refreshed by the new
+// leader's periodic pass before its readers' refresh window opens, with
+// nobody reading on the new leader meanwhile, so the next reader gets the
+// new token without a vendor request.
 func TestHAStandbyReadsAndFailover(t *testing.T) {
 	const readsPerConfig = 12
 	configs := []struct{ name, vendor string }{
@@ -73,6 +79,8 @@ func TestHAStandbyReadsAndFailover(t *testing.T) {
 			t.Errorf("the write and %d reads of creds/%s across 3 nodes: the vendor saw %d token requests, want 1", readsPerConfig, cfg.name, n)
 		}
 	}
+
+	pro := armProactive(t, active, standbys[0])
 
 	// What the new leader must still know.
 	cfgBefore := map[string]map[string]any{}
@@ -186,6 +194,8 @@ func TestHAStandbyReadsAndFailover(t *testing.T) {
 		t.Errorf("rotate and two reads after the failover: the vendor saw %d token requests, want 1", n)
 	}
 
+	pro.check(t, leader)
+
 	var logBytes int
 	for _, n := range c.nodes {
 		b, err := os.ReadFile(n.log)
@@ -201,4 +211,79 @@ func TestHAStandbyReadsAndFailover(t *testing.T) {
 	if firstErr != nil {
 		t.Logf("the new leader's first answer while taking over: %v", firstErr)
 	}
+}
+
+// proactiveArm is a config whose token was read once before the failover.
+type proactiveArm struct {
+	name, vendor, token string
+	// requests: the vendor's count after the write and the read.
+	requests  int
+	refreshAt time.Time // the readers' refresh window opens
+}
+
+// armProactive: 5-minute tokens from a 500 ms vendor. The read window
+// opens at age 3m, the periodic's window at 1m45s: the new leader's ticks
+// (one a minute) start within about a minute of the failover, and at
+// least one falls in between.
+func armProactive(t *testing.T, active, standby *vaultNode) *proactiveArm {
+	t.Helper()
+	a := &proactiveArm{name: "ha-proactive", vendor: vendorsim.ModelPortfolio}
+	env.sim.setKnobs(t, a.vendor, map[string]any{"lifetime": "5m", "latency": "500ms"})
+	if _, err := active.client.Logical().Write(mountPath+"/config/"+a.name, operatorConfig(t, a.vendor)); err != nil {
+		t.Fatalf("writing config/%s: %v", a.name, err)
+	}
+	// Through a standby: forwarded, served and marked read by the active node.
+	s, err := standby.client.Logical().Read(mountPath + "/creds/" + a.name)
+	if err != nil || s == nil {
+		t.Fatalf("creds/%s through %s: %v", a.name, standby.id, err)
+	}
+	a.token = accessToken(t, s)
+	a.requests = env.sim.tokenRequests(t, a.vendor)
+	st, err := active.client.Logical().Read(mountPath + "/status/" + a.name)
+	if err != nil || st == nil {
+		t.Fatalf("status/%s: %v", a.name, err)
+	}
+	a.refreshAt = statusTime(t, st.Data, "refresh_at")
+	return a
+}
+
+// check, after the failover: wait (status reads mark nothing) until the
+// new leader's periodic refreshed the token, then prove it did so before
+// the read window opened and that a reader then asks nobody.
+func (a *proactiveArm) check(t *testing.T, leader *vaultNode) {
+	t.Helper()
+	var st map[string]any
+	limit := time.Until(a.refreshAt) + 90*time.Second
+	if _, err := eventually(limit, func() error {
+		s, err := leader.client.Logical().Read(mountPath + "/status/" + a.name)
+		if err != nil || s == nil {
+			return fmt.Errorf("status/%s: %v", a.name, err)
+		}
+		if st = s.Data; jsonNumber(t, st["grants"]) < 2 {
+			return fmt.Errorf("status/%s: %v grants", a.name, st["grants"])
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the new leader never refreshed the read token of %s: %v", a.name, err)
+	}
+	minted := statusTime(t, st, "minted_at")
+	if !minted.Before(a.refreshAt) {
+		t.Errorf("%s: the new token was minted at %s, not before the readers' window opened at %s: a reader waited on the vendor",
+			a.name, minted.Format(time.RFC3339), a.refreshAt.Format(time.RFC3339))
+	}
+	if n := env.sim.tokenRequests(t, a.vendor) - a.requests; n != 1 {
+		t.Errorf("%s: %d vendor requests since the read, want 1 (the new leader's proactive refresh)", a.name, n)
+	}
+	s, err := leader.client.Logical().Read(mountPath + "/creds/" + a.name)
+	if err != nil || s == nil {
+		t.Fatalf("creds/%s through the new leader: %v", a.name, err)
+	}
+	if tok := accessToken(t, s); tok == a.token || !env.sim.valid(t, a.vendor, tok) {
+		t.Errorf("creds/%s after the proactive refresh: not the new token", a.name)
+	}
+	if n := env.sim.tokenRequests(t, a.vendor) - a.requests; n != 1 {
+		t.Errorf("creds/%s: the reader caused a vendor request (%d since the read)", a.name, n)
+	}
+	t.Logf("%s: refreshed by the new leader's periodic pass at %s, before the readers' window (%s); the next read asked nobody",
+		a.name, minted.Format(time.RFC3339), a.refreshAt.Format(time.RFC3339))
 }

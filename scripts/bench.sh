@@ -12,6 +12,9 @@
 #   BENCH_CONCURRENCY  readers per cell (default 1,16,64)
 #   BENCH_REFRESH=0    skip the refresh phase (about 3.5 min, mostly
 #                      overlapped with the other phases)
+#   BENCH_SCALE        config counts of the scale phase (default
+#                      1,100,1000,10000; 0 skips it): the mount grown to
+#                      10 000 configs, last, about 3 minutes
 #   BENCH_OUT          report path (default BENCHMARKS.md at the repo root)
 #   VAULT_BIN          Vault binary (else scripts/vault-bin.sh)
 #   BENCH_KEEP=1       keep the work dir (logs) even on success
@@ -33,7 +36,7 @@ simbin="$root/bin/vendorsim"
 # The command to quote in the report: make sets MAKELEVEL for its children.
 command="scripts/bench.sh"
 [ -n "${MAKELEVEL:-}" ] && command="make bench"
-for v in BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_REFRESH; do
+for v in BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_REFRESH BENCH_SCALE; do
   [ -n "${!v:-}" ] && command="$v=${!v} $command"
 done
 [ $# -gt 0 ] && command="$command $*"

@@ -1,0 +1,92 @@
+package oauthvendor
+
+import (
+	"net/http"
+	"sync"
+)
+
+// Connection pools are shared by every config with the same TLS settings:
+// a mount with 10 000 configs at one vendor host keeps a handful of idle
+// connections to it, not one pool (and one idle connection) per config.
+// What stays per config is light: the retry policy, its logger and the
+// config's timeout (grant.go).
+
+// Idle caps of a shared transport. A token request is one POST per
+// refresh cycle and config; the periodic pass runs refreshWorkers at once,
+// so this many idle connections per host serve it without a new handshake.
+const (
+	maxIdleConnsPerHost = refreshWorkers
+	maxIdleConns        = 4 * refreshWorkers
+)
+
+// transportKey is what makes two configs' connections interchangeable:
+// the TLS settings of the client side. Configs whose keys are equal share
+// one *http.Transport. Add a field here (and in transportKeyOf) for every
+// setting that changes how a connection is made (a client certificate).
+type transportKey struct {
+	caCert, clientCert, clientKey string
+}
+
+// transportKeyOf is the one place a config's transport key is built: the
+// inputs of tlsConfigFor (tlsconfig.go).
+func transportKeyOf(cfg *vendorConfig) transportKey {
+	return transportKey{caCert: cfg.CACert, clientCert: cfg.TLSClientCert, clientKey: cfg.TLSClientKey}
+}
+
+// transportPool hands out shared transports, counted by the connections
+// (config versions) using them; the last release closes its idle
+// connections and forgets it.
+type transportPool struct {
+	mu     sync.Mutex
+	shared map[transportKey]*sharedTransport
+}
+
+type sharedTransport struct {
+	tr   *http.Transport
+	refs int
+}
+
+func newTransportPool() *transportPool {
+	return &transportPool{shared: map[transportKey]*sharedTransport{}}
+}
+
+// acquire returns the transport for cfg's TLS settings, building it on
+// first use, and its release (idempotent).
+func (p *transportPool) acquire(cfg *vendorConfig) (*http.Transport, func(), error) {
+	key := transportKeyOf(cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, ok := p.shared[key]
+	if !ok {
+		tr, err := newTransport(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		s = &sharedTransport{tr: tr}
+		p.shared[key] = s
+	}
+	s.refs++
+	var once sync.Once
+	return s.tr, func() { once.Do(func() { p.release(key, s) }) }, nil
+}
+
+func (p *transportPool) release(key transportKey, s *sharedTransport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s.refs--; s.refs > 0 {
+		return
+	}
+	// Requests still in flight on it finish; their connections are not
+	// reused by anyone, and close after IdleConnTimeout at the latest.
+	s.tr.CloseIdleConnections()
+	if p.shared[key] == s {
+		delete(p.shared, key)
+	}
+}
+
+// size is the number of distinct transports in use (tests, the bench).
+func (p *transportPool) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.shared)
+}
