@@ -63,7 +63,7 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 		return nil, err
 	}
 	defer release()
-	client := newHTTPClient(tr, b.Logger().Named("http").With("config", name))
+	client := newHTTPClient(tr, b.httpLogger(name))
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}

@@ -100,7 +100,7 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	client := newHTTPClient(tr, b.Logger().Named("http").With("config", name))
+	client := newHTTPClient(tr, b.httpLogger(name))
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}

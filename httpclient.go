@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-retryablehttp"
 )
 
@@ -57,7 +56,7 @@ func newTransport(cfg *vendorConfig) (*http.Transport, error) {
 // newHTTPClient builds the client for one config over a shared transport:
 // no redirects (credentials are never re-sent to another host), jittered
 // retries that honour Retry-After, the config's own logger.
-func newHTTPClient(tr http.RoundTripper, logger hclog.Logger) *retryablehttp.Client {
+func newHTTPClient(tr http.RoundTripper, logger retryablehttp.LeveledLogger) *retryablehttp.Client {
 	base := &http.Client{
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -42,8 +42,13 @@ const normaliseRounds = 4
 // paths and a mount may hold 10 000 configs, so the tables are built on the
 // first String call: a config that never fails costs a few string headers.
 type redactor struct {
-	secrets []string
-	basics  []basicForm
+	// cfg, when set, is where secrets and basics come from, read on first
+	// use: a warm config that never fails holds one pointer here, not a
+	// copy of its secrets and their Basic forms.
+	cfg      *vendorConfig
+	loadOnce sync.Once
+	secrets  []string
+	basics   []basicForm
 
 	once sync.Once
 	m    matcher
@@ -74,7 +79,17 @@ type matcher struct {
 }
 
 func newRedactor(cfg *vendorConfig) *redactor {
-	return redactorFor(cfg.secrets(), cfg.ClientID, cfg.ClientSecret)
+	return &redactor{cfg: cfg}
+}
+
+// load reads the secrets of r.cfg, once.
+func (r *redactor) load() {
+	r.loadOnce.Do(func() {
+		if r.cfg != nil {
+			built := redactorFor(r.cfg.secrets(), r.cfg.ClientID, r.cfg.ClientSecret)
+			r.secrets, r.basics = built.secrets, built.basics
+		}
+	})
 }
 
 // redactorFor redacts each of secrets alike, whatever field it came from,
@@ -101,12 +116,14 @@ func redactorFor(secrets []string, clientID, clientSecret string) *redactor {
 // with is a redactor for r's secrets and extra ones (one request's client
 // assertions); its tables are built on first use, like r's.
 func (r *redactor) with(extra []string) *redactor {
+	r.load()
 	out := redactorFor(append(append([]string(nil), r.secrets...), extra...), "", "")
 	out.basics = r.basics
 	return out
 }
 
 func (r *redactor) matcher() *matcher {
+	r.load()
 	r.once.Do(func() {
 		var variants, tokens, runs []string
 		for _, s := range r.secrets {
@@ -260,7 +277,11 @@ func uniq(ss []string) []string {
 // unescaping (\uXXXX, \xXX, \", %XX, HTML entities, layered), or split by
 // white space (base64 or hex wrapped into lines).
 func (r *redactor) String(s string) string {
-	if r == nil || len(r.secrets) == 0 && len(r.basics) == 0 {
+	if r == nil {
+		return s
+	}
+	r.load()
+	if len(r.secrets) == 0 && len(r.basics) == 0 {
 		return s
 	}
 	m := r.matcher()
