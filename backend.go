@@ -35,6 +35,8 @@ type backend struct {
 
 	uaOnce    sync.Once
 	userAgent string
+
+	metrics *metrics
 }
 
 // Factory is the plugin's entry point, for every mount.
@@ -48,6 +50,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{now: now, locks: newNameLocks(), entries: map[string]*entry{}}
+	b.metrics = newMetrics(b)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -56,7 +59,7 @@ func newBackend(now func() time.Time) *backend {
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
-			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b)},
+			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathStatusList(b), pathMetrics(b)},
 			pathPresets(),
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},

@@ -93,7 +93,9 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 	if b.tuneHTTP != nil {
 		b.tuneHTTP(client)
 	}
-	return &connection{name: name, cfg: cfg, client: client, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx)}, nil
+	m := b.metrics.forConfig(name)
+	m.countRequests(client)
+	return &connection{name: name, cfg: cfg, client: client, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), m: m}, nil
 }
 
 // forgetLocked drops a config's in-memory state (the next read reloads

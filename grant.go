@@ -22,6 +22,7 @@ type connection struct {
 	client    *retryablehttp.Client
 	red       *redactor
 	userAgent string
+	m         *configMetrics
 }
 
 // grant runs the vendor's token request once (with bounded retries) and
@@ -39,6 +40,16 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
 	}
+	// Counted here, where the request is sent: whatever started the grant
+	// (a read, a verified write, a rotate, the proactive refresh), the
+	// metrics count what the vendor saw.
+	tok, fail := c.exchange(ctx, req, sentAt, now)
+	c.m.granted(fail == nil, now().Sub(sentAt))
+	return tok, fail
+}
+
+// exchange sends the token request and interprets the answer.
+func (c *connection) exchange(ctx context.Context, req *retryablehttp.Request, sentAt time.Time, now func() time.Time) (*cachedToken, *grantFailure) {
 	resp, err := c.client.Do(req)
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
