@@ -65,7 +65,15 @@ func newMetrics(b *backend) *metrics {
 			Help: "creds/<name> reads, by where the answer came from (cache, grant, stale, error).",
 		}, []string{"config", "source"}),
 	}
-	m.reg.MustRegister(m.grants, m.requests, m.duration, m.reads, expiryCollector{b})
+	// build_info is always there: a scrape of a mount with no configs yet
+	// still shows which plugin version answers.
+	info := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "oauthvendor_build_info",
+		Help:        "The plugin's version (always 1).",
+		ConstLabels: prometheus.Labels{"version": Version},
+	})
+	info.Set(1)
+	m.reg.MustRegister(m.grants, m.requests, m.duration, m.reads, expiryCollector{b}, info)
 	return m
 }
 

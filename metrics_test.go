@@ -204,3 +204,13 @@ func TestMetricsUnknownNameMakesNoSeries(t *testing.T) {
 		t.Fatalf("an unknown name made a series:\n%s", body)
 	}
 }
+
+// TestMetricsOfAnEmptyMount: a body even before any config (Vault turns a
+// nil raw body into a 500), naming the running version.
+func TestMetricsOfAnEmptyMount(t *testing.T) {
+	env := newFakeEnv(t)
+	body, fams := env.scrape()
+	if v, ok := sample(fams, "oauthvendor_build_info", "version", Version); !ok || v != 1 {
+		t.Fatalf("empty mount's metrics:\n%s", body)
+	}
+}

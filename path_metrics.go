@@ -38,8 +38,8 @@ func (b *backend) pathMetricsRead(context.Context, *logical.Request, *framework.
 	if err != nil {
 		return nil, fmt.Errorf("gathering metrics: %w", err)
 	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, metricsFormat)
+	buf := bytes.NewBuffer(make([]byte, 0, 4096)) // never nil: JSON would make it null
+	enc := expfmt.NewEncoder(buf, metricsFormat)
 	for _, mf := range families {
 		if err := enc.Encode(mf); err != nil {
 			return nil, fmt.Errorf("encoding metrics: %w", err)
