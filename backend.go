@@ -43,6 +43,8 @@ type backend struct {
 
 	uaOnce    sync.Once
 	userAgent string
+
+	metrics *metrics
 }
 
 // Factory is the plugin's entry point, for every mount.
@@ -56,6 +58,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 
 func newBackend(now func() time.Time) *backend {
 	b := &backend{now: now, locks: newNameLocks(), transports: newTransportPool(), entries: map[string]*entry{}}
+	b.metrics = newMetrics(b)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
@@ -67,7 +70,7 @@ func newBackend(now func() time.Time) *backend {
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
-			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathJWKS(b), pathRotateKey(b)},
+			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathStatusList(b), pathMetrics(b), pathJWKS(b), pathRotateKey(b)},
 			pathPresets(),
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},

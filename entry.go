@@ -46,6 +46,17 @@ func (b *backend) cached(name string) *entry {
 	return b.entries[name]
 }
 
+// snapshot lists the entries in memory (the metrics' expiry gauge).
+func (b *backend) snapshot() []*entry {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*entry, 0, len(b.entries))
+	for _, e := range b.entries {
+		out = append(out, e)
+	}
+	return out
+}
+
 // entryFor returns the in-memory entry for a config, loading and decoding
 // the config from storage once per config version. nil when there is no
 // such config.
@@ -109,7 +120,9 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 		release()
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer}, nil
+	m := b.metrics.forConfig(name)
+	m.countRequests(client)
+	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer, m: m}, nil
 }
 
 // forgetLocked drops a config's in-memory state (the next read reloads

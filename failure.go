@@ -62,6 +62,7 @@ func (b *backend) failed(ctx context.Context, s logical.Storage, e *entry, store
 	if mode == onRotate || !stored.usable(now, e.conn.cfg.Generation) {
 		stored = nil
 	}
+	st.holds(stored)
 	if stored != nil && !fail.rejected {
 		// Sooner while a token still serves, but never before the
 		// vendor's own Retry-After; never for rejected credentials,

@@ -27,6 +27,7 @@ type connection struct {
 	userAgent string
 	// signer makes client assertions (nil unless client_auth signs one).
 	signer *assertionSigner
+	m      *configMetrics
 }
 
 // grant runs the vendor's token request once (with bounded retries) and
@@ -45,6 +46,16 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
 	}
+	// Counted here, where the request is sent: whatever started the grant
+	// (a read, a verified write, a rotate, the proactive refresh), the
+	// metrics count what the vendor saw.
+	tok, fail := c.exchange(ctx, req, src, sentAt, now)
+	c.m.granted(fail == nil, now().Sub(sentAt))
+	return tok, fail
+}
+
+// exchange sends the token request and interprets the answer.
+func (c *connection) exchange(ctx context.Context, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time) (*cachedToken, *grantFailure) {
 	resp, err := c.client.Do(req)
 	c = c.redactingAlso(src.assertions())
 	if err != nil {

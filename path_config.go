@@ -165,7 +165,11 @@ func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name 
 		st.refused(b.now(), transient(fmt.Errorf("vendor config %q: the verified token could not be cached: %w", name, cacheErr)))
 		dirty = true
 	case verified != nil:
-		st.succeeded(b.now())
+		st.succeeded(b.now(), verified)
+		dirty = true
+	}
+	if changed && (verified == nil || cacheErr != nil) && !st.TokenExpiresAt.IsZero() {
+		st.holds(nil) // the old token was dropped (status lists no token)
 		dirty = true
 	}
 	// The back-off ends even when dropping the old token failed: the new
@@ -253,6 +257,7 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	unlock := b.locks.lock(name)
 	defer unlock()
 	defer b.forgetLocked(name)
+	defer b.metrics.forget(name)
 	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix, readMarkPrefix} { // keys live in the config
 		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
 			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)

@@ -37,6 +37,9 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	// the field conversion on every cache hit.
 	name, _ := d.Raw["name"].(string)
 	e, got, err := b.serve(ctx, req.Storage, name)
+	if e != nil {
+		e.conn.m.read(got, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,13 @@ package oauthvendor
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/sync/errgroup"
 )
 
 func pathStatus(b *backend) *framework.Path {
@@ -66,7 +69,7 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 		"last_grant_at":        rfc3339(st.LastGrantAt),
 		"last_failure_at":      rfc3339(st.LastFailureAt),
 		"last_error":           st.LastError,
-		"state":                st.state(now, cfg, tok),
+		"state":                st.state(now, cfg.Timeout, tok.usable(now, cfg.Generation)),
 		"consecutive_failures": st.ConsecutiveFailures,
 		"next_attempt_at":      rfc3339(st.NextAttemptAt),
 		"grant_started_at":     rfc3339(st.GrantStartedAt),
@@ -79,12 +82,12 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 	return data
 }
 
-// state sums a connection up for an operator. A grant start older than the
-// timeout is a node that died mid-grant, not a grant in flight.
-func (st *grantStatus) state(now time.Time, cfg *vendorConfig, tok *cachedToken) string {
-	usable := tok.usable(now, cfg.Generation)
+// state sums a connection up for an operator; usable: a still-valid token
+// for the current config is cached. A grant start older than the timeout
+// is a node that died mid-grant, not a grant in flight.
+func (st *grantStatus) state(now time.Time, timeout time.Duration, usable bool) string {
 	switch {
-	case !st.GrantStartedAt.IsZero() && now.Sub(st.GrantStartedAt) < cfg.Timeout:
+	case !st.GrantStartedAt.IsZero() && now.Sub(st.GrantStartedAt) < timeout:
 		return "refreshing"
 	case st.ConsecutiveFailures > 0 && usable:
 		return "serving-stale"
@@ -94,6 +97,92 @@ func (st *grantStatus) state(now time.Time, cfg *vendorConfig, tok *cachedToken)
 		return "failing"
 	}
 	return "ok"
+}
+
+func pathStatusList(b *backend) *framework.Path {
+	return &framework.Path{
+		Pattern: "status/?$",
+		Fields: map[string]*framework.FieldSchema{
+			"after": {Type: framework.TypeString, Description: "List only the names after this one (paging)."},
+			"limit": {Type: framework.TypeInt, Description: "List at most this many names (paging; 0: all)."},
+		},
+		Operations: map[logical.Operation]framework.OperationHandler{
+			logical.ListOperation: &framework.PathOperation{
+				Callback: b.pathStatusList,
+				Summary:  "Every vendor connection with its state, token expiry and last error.",
+			},
+		},
+		HelpSynopsis: "Every vendor connection's state (vault list -detailed).",
+		HelpDescription: `Lists the configs with, per name: state (ok, refreshing, serving-stale,
+backing-off, failing), expires_at of the cached token and last_error
+(secrets redacted), from storage, so every node lists the same. One
+storage read per name; after and limit page through many configs.`,
+	}
+}
+
+// statusListReaders bounds the storage reads in flight for one list: each
+// is a round trip to Vault, and 10 000 of them in a row are seconds.
+const statusListReaders = 8
+
+func (b *backend) pathStatusList(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	limit := d.Get("limit").(int)
+	if limit < 0 {
+		return logical.ErrorResponse("limit: must not be negative"), nil
+	}
+	names, err := req.Storage.List(ctx, configPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing configs: %w", err)
+	}
+	names = page(names, d.Get("after").(string), limit)
+	infos := make([]map[string]interface{}, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(statusListReaders)
+	now := b.now()
+	for i, name := range names {
+		g.Go(func() error {
+			st, err := loadStatus(gctx, req.Storage, name)
+			if err == nil {
+				infos[i] = st.summary(now)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	keyInfo := make(map[string]interface{}, len(names))
+	for i, name := range names {
+		keyInfo[name] = infos[i]
+	}
+	return logical.ListResponseWithInfo(names, keyInfo), nil
+}
+
+// page sorts names and keeps those after `after`, at most limit (0: all).
+func page(names []string, after string, limit int) []string {
+	sort.Strings(names)
+	if after != "" {
+		names = names[sort.SearchStrings(names, after):]
+		if len(names) > 0 && names[0] == after {
+			names = names[1:]
+		}
+	}
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+	}
+	return names
+}
+
+// summary is a config's line in the list, by the same rules as
+// status/<name>, from the status record alone: it keeps the times of the
+// cached token and the timeout of the grant in flight for this.
+func (st *grantStatus) summary(now time.Time) map[string]interface{} {
+	tok := st.cachedTimes()
+	usable := tok != nil && tok.servable(now)
+	return map[string]interface{}{
+		"state":      st.state(now, st.GrantTimeout, usable),
+		"last_error": st.LastError,
+		"expires_at": rfc3339(st.TokenExpiresAt),
+	}
 }
 
 func rfc3339(t time.Time) string {

@@ -20,6 +20,8 @@ type served struct {
 	// at is when it was judged servable: the lease is cut from the same
 	// instant, so a token judged to have minLease left gets that lease.
 	at time.Time
+	// minted: a grant made it for this read (metrics: source="grant").
+	minted bool
 }
 
 // errStale: the entry was forgotten (its config written or deleted) while
@@ -80,7 +82,7 @@ func (b *backend) token(ctx context.Context, s logical.Storage, e *entry) (serve
 			// when it arrived, has too little left now: ask again.
 			return served{}, errStale
 		}
-		return served{tok: got.tok, warning: got.warning, at: now}, nil
+		return served{tok: got.tok, warning: got.warning, at: now, minted: got.minted}, nil
 	case <-ctx.Done():
 		return served{}, fmt.Errorf("waiting for the token of %q: %w", e.conn.name, ctx.Err())
 	}
@@ -183,7 +185,7 @@ func (b *backend) dropToken(ctx context.Context, s logical.Storage, e *entry) er
 // like any other: handing it out would make the next reader mint again.
 func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored *cachedToken, st *grantStatus, mode refreshMode) (*served, error) {
 	name := e.conn.name
-	st.GrantStartedAt = b.now()
+	st.started(b.now(), e.conn.cfg.Timeout)
 	if err := storeStatus(ctx, s, name, st); err != nil {
 		// The replication state does not tell every read-only node
 		// (OpenBao standbys serve reads themselves); storage does.
@@ -201,12 +203,12 @@ func (b *backend) mint(ctx context.Context, s logical.Storage, e *entry, stored 
 	if fail != nil {
 		return b.failed(ctx, s, e, stored, st, fail, mode)
 	}
-	st.succeeded(b.now())
+	st.succeeded(b.now(), tok)
 	b.saveStatus(ctx, s, name, st)
 	e.failure.Store(nil)
 	e.tok.Store(tok)
 	b.Logger().Debug("token minted", "config", name, "expires_at", rfc3339(tok.ExpiresAt))
-	return &served{tok: tok, at: b.now()}, nil
+	return &served{tok: tok, at: b.now(), minted: true}, nil
 }
 
 // readOnlyOr hands Vault logical.ErrReadOnly itself when storage refused a

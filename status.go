@@ -31,11 +31,42 @@ type grantStatus struct {
 	NextAttemptAt time.Time `json:"next_attempt_at,omitempty"`
 	// GrantStartedAt is written before the vendor is asked: a node that
 	// cannot write storage learns it there, and status shows a grant in
-	// flight.
-	GrantStartedAt time.Time `json:"grant_started_at,omitempty"`
+	// flight. GrantTimeout is the config's timeout then: a start older
+	// than that is a node that died mid-grant.
+	GrantStartedAt time.Time     `json:"grant_started_at,omitempty"`
+	GrantTimeout   time.Duration `json:"grant_timeout,omitempty"`
+
+	// TokenMintedAt and TokenExpiresAt are the times of the token cached
+	// for the current config (zero when none): kept here so that listing
+	// every connection's state reads one record per name, not three.
+	TokenMintedAt  time.Time `json:"token_minted_at,omitempty"`
+	TokenExpiresAt time.Time `json:"token_expires_at,omitempty"`
 }
 
-func (st *grantStatus) succeeded(now time.Time) {
+// started records a grant about to ask the vendor.
+func (st *grantStatus) started(now time.Time, timeout time.Duration) {
+	st.GrantStartedAt, st.GrantTimeout = now, timeout
+}
+
+// holds records which token is cached now (nil: none).
+func (st *grantStatus) holds(t *cachedToken) {
+	st.TokenMintedAt, st.TokenExpiresAt = time.Time{}, time.Time{}
+	if t != nil {
+		st.TokenMintedAt, st.TokenExpiresAt = t.MintedAt, t.ExpiresAt
+	}
+}
+
+// cachedTimes is the cached token as far as the record knows it (times
+// only), nil when none.
+func (st *grantStatus) cachedTimes() *cachedToken {
+	if st.TokenExpiresAt.IsZero() {
+		return nil
+	}
+	return &cachedToken{MintedAt: st.TokenMintedAt, ExpiresAt: st.TokenExpiresAt}
+}
+
+func (st *grantStatus) succeeded(now time.Time, tok *cachedToken) {
+	st.holds(tok)
 	st.Grants++
 	st.LastGrantAt = now
 	st.ConsecutiveFailures = 0

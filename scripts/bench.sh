@@ -70,6 +70,7 @@ cp "$src_dir/$plugin" "$work/plugins/$plugin"
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/plugins/$minimal" ./bench/minimalplugin)
 (cd "$root" && go build -o "$work/bench" ./bench)
 
+step "Running the bench: about 5 minutes, a line per phase and per measured cell"
 "$work/bench" -vault-bin "$vault_bin" -plugin-dir "$work/plugins" -sim-bin "$simbin" \
   -work "$work" -plugin-version "$version" -command "$command" \
   -out "${BENCH_OUT:-$root/BENCHMARKS.md}" "$@" &
