@@ -2,6 +2,9 @@ package oauthvendor
 
 import (
 	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -13,12 +16,17 @@ import (
 // process, and each mount answers for its own configs only. Labels are
 // the config name and fixed words (result, source): never error text, a
 // token or a secret, so the series stay bounded by the configs that exist.
+//
+// The per-config series are plain atomics turned into const metrics at
+// scrape time (client_golang's pattern for many series, "custom
+// collectors"): a CounterVec/HistogramVec child per config and label costs
+// about 5 KiB per config in label pairs, exemplar slots and vector maps,
+// which at 10 000 configs was more than all the rest of the plugin.
 type metrics struct {
-	reg      *prometheus.Registry
-	grants   *prometheus.CounterVec
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	reads    *prometheus.CounterVec
+	reg *prometheus.Registry
+
+	mu      sync.RWMutex
+	configs map[string]*configMetrics
 }
 
 // Where a read's answer came from (oauthvendor_reads_total's source).
@@ -32,39 +40,42 @@ const (
 
 var sourceNames = [numSources]string{"cache", "grant", "stale", "error"}
 
-// configMetrics are one config's series, resolved once per entry (per
-// config version) rather than looked up by label on every read: a cache
-// hit only adds to a counter it already holds, and allocates nothing.
+// durationBuckets: token endpoints answer in tens of milliseconds; the top
+// buckets show retries and timeouts (at most 60 s).
+var durationBuckets = [numBuckets]float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
+const numBuckets = 12
+
+// configMetrics are one config's counts, kept across config versions (an
+// entry rebuilt by a write counts on) until the config is deleted. A cache
+// hit adds to one atomic and allocates nothing.
 type configMetrics struct {
-	success, failure prometheus.Counter
-	requests         prometheus.Counter
-	duration         prometheus.Observer
-	reads            [numSources]prometheus.Counter
+	success, failure atomic.Uint64
+	requests         atomic.Uint64
+	reads            [numSources]atomic.Uint64
+	// buckets[i] counts grants of at most durationBuckets[i] (and above the
+	// bucket before); the last one those above every bound.
+	buckets  [numBuckets + 1]atomic.Uint64
+	sumNanos atomic.Int64
 }
 
+var (
+	grantsDesc = prometheus.NewDesc("oauthvendor_grants_total",
+		"Token grants that ran (read, verify on write, rotate, proactive refresh), by the vendor's answer.",
+		[]string{"config", "result"}, nil)
+	requestsDesc = prometheus.NewDesc("oauthvendor_token_requests_total",
+		"HTTP requests sent to the token endpoint, retries within a grant included.",
+		[]string{"config"}, nil)
+	durationDesc = prometheus.NewDesc("oauthvendor_grant_duration_seconds",
+		"Time from sending a token request to the vendor's answer, retries included.",
+		[]string{"config"}, nil)
+	readsDesc = prometheus.NewDesc("oauthvendor_reads_total",
+		"creds/<name> reads, by where the answer came from (cache, grant, stale, error).",
+		[]string{"config", "source"}, nil)
+)
+
 func newMetrics(b *backend) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "oauthvendor_grants_total",
-			Help: "Token grants that ran (read, verify on write, rotate, proactive refresh), by the vendor's answer.",
-		}, []string{"config", "result"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "oauthvendor_token_requests_total",
-			Help: "HTTP requests sent to the token endpoint, retries within a grant included.",
-		}, []string{"config"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "oauthvendor_grant_duration_seconds",
-			Help: "Time from sending a token request to the vendor's answer, retries included.",
-			// Token endpoints answer in tens of milliseconds; the top
-			// buckets show retries and timeouts (at most 60 s).
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"config"}),
-		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "oauthvendor_reads_total",
-			Help: "creds/<name> reads, by where the answer came from (cache, grant, stale, error).",
-		}, []string{"config", "source"}),
-	}
+	m := &metrics{reg: prometheus.NewRegistry(), configs: map[string]*configMetrics{}}
 	// build_info is always there: a scrape of a mount with no configs yet
 	// still shows which plugin version answers.
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -73,21 +84,24 @@ func newMetrics(b *backend) *metrics {
 		ConstLabels: prometheus.Labels{"version": Version},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.grants, m.requests, m.duration, m.reads, expiryCollector{b}, info)
+	m.reg.MustRegister(configCollector{m}, expiryCollector{b}, info)
 	return m
 }
 
-// forConfig resolves a config's series (creating them at zero, so a
-// config that exists shows 0 rather than no series).
+// forConfig is a config's counts (created at zero, so a config that
+// exists shows 0 rather than no series).
 func (m *metrics) forConfig(name string) *configMetrics {
-	cm := &configMetrics{
-		success:  m.grants.WithLabelValues(name, "success"),
-		failure:  m.grants.WithLabelValues(name, "failure"),
-		requests: m.requests.WithLabelValues(name),
-		duration: m.duration.WithLabelValues(name),
+	m.mu.RLock()
+	cm := m.configs[name]
+	m.mu.RUnlock()
+	if cm != nil {
+		return cm
 	}
-	for i, src := range sourceNames {
-		cm.reads[i] = m.reads.WithLabelValues(name, src)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cm = m.configs[name]; cm == nil {
+		cm = &configMetrics{}
+		m.configs[name] = cm
 	}
 	return cm
 }
@@ -95,41 +109,82 @@ func (m *metrics) forConfig(name string) *configMetrics {
 // forget drops a deleted config's series. Whoever still holds its
 // configMetrics (a read in flight) counts into series nobody exports.
 func (m *metrics) forget(name string) {
-	match := prometheus.Labels{"config": name}
-	m.grants.DeletePartialMatch(match)
-	m.requests.DeletePartialMatch(match)
-	m.duration.DeletePartialMatch(match)
-	m.reads.DeletePartialMatch(match)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.configs, name)
 }
 
 // granted counts one grant that reached the vendor.
 func (cm *configMetrics) granted(ok bool, took time.Duration) {
 	if ok {
-		cm.success.Inc()
+		cm.success.Add(1)
 	} else {
-		cm.failure.Inc()
+		cm.failure.Add(1)
 	}
-	cm.duration.Observe(took.Seconds())
+	secs := took.Seconds()
+	i := sort.SearchFloat64s(durationBuckets[:], secs) // the first bound >= secs
+	cm.buckets[i].Add(1)
+	cm.sumNanos.Add(int64(took))
 }
 
 // countRequests makes the client count every attempt it sends (retryablehttp
 // calls the hook before each one).
 func (cm *configMetrics) countRequests(c *retryablehttp.Client) {
-	c.RequestLogHook = func(retryablehttp.Logger, *http.Request, int) { cm.requests.Inc() }
+	c.RequestLogHook = func(retryablehttp.Logger, *http.Request, int) { cm.requests.Add(1) }
 }
 
 // read counts one creds read by where its answer came from.
 func (cm *configMetrics) read(got served, err error) {
 	switch {
 	case err != nil:
-		cm.reads[fromError].Inc()
+		cm.reads[fromError].Add(1)
 	case got.warning != "":
-		cm.reads[fromStale].Inc()
+		cm.reads[fromStale].Add(1)
 	case got.minted:
-		cm.reads[fromGrant].Inc()
+		cm.reads[fromGrant].Add(1)
 	default:
-		cm.reads[fromCache].Inc()
+		cm.reads[fromCache].Add(1)
 	}
+}
+
+// configCollector turns every config's counts into series at scrape time.
+type configCollector struct{ m *metrics }
+
+func (c configCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{grantsDesc, requestsDesc, durationDesc, readsDesc} {
+		ch <- d
+	}
+}
+
+func (c configCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.RLock()
+	defer c.m.mu.RUnlock()
+	for name, cm := range c.m.configs {
+		cm.collect(name, ch)
+	}
+}
+
+func (cm *configMetrics) collect(name string, ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(grantsDesc, cm.success.Load(), name, "success")
+	counter(grantsDesc, cm.failure.Load(), name, "failure")
+	counter(requestsDesc, cm.requests.Load(), name)
+	for i, src := range sourceNames {
+		counter(readsDesc, cm.reads[i].Load(), name, src)
+	}
+	// Cumulative buckets, and the count as their total, so that one scrape
+	// is consistent in itself even while a grant is being counted.
+	cumulative := make(map[float64]uint64, numBuckets)
+	var total uint64
+	for i, bound := range durationBuckets {
+		total += cm.buckets[i].Load()
+		cumulative[bound] = total
+	}
+	total += cm.buckets[numBuckets].Load()
+	ch <- prometheus.MustNewConstHistogram(durationDesc, total,
+		time.Duration(cm.sumNanos.Load()).Seconds(), cumulative, name)
 }
 
 // expiryCollector reports oauthvendor_token_expiry_timestamp_seconds from
