@@ -111,18 +111,13 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	client := newHTTPClient(tr, b.httpLogger(name))
-	if b.tuneHTTP != nil {
-		b.tuneHTTP(client)
-	}
 	signer, err := newAssertionSigner(cfg)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	m := b.metrics.forConfig(name)
-	m.countRequests(client)
-	return &connection{name: name, cfg: cfg, client: client, release: release, red: newRedactor(cfg), userAgent: b.pluginUserAgent(ctx), signer: signer, m: m}, nil
+	return &connection{b: b, name: name, cfg: cfg, tr: tr, release: release, red: newRedactor(cfg),
+		userAgent: b.pluginUserAgent(ctx), signer: signer, m: b.metrics.forConfig(name)}, nil
 }
 
 // forgetLocked drops a config's in-memory state (the next read reloads

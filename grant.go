@@ -19,9 +19,14 @@ const maxBodyBytes = 1 << 20
 // release gives back its share of the transport the client uses
 // (transport.go); the connection's owner calls it once it is done.
 type connection struct {
-	name      string
-	cfg       *vendorConfig
-	client    *retryablehttp.Client
+	b    *backend
+	name string
+	cfg  *vendorConfig
+	// tr is the transport shared by the configs of its TLS settings; the
+	// retrying client around it is made per grant (client), not held: a
+	// warm config between refreshes needs none, and 10 000 of them would
+	// hold 10 000.
+	tr        http.RoundTripper
 	release   func()
 	red       *redactor
 	userAgent string
@@ -56,7 +61,7 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 
 // exchange sends the token request and interprets the answer.
 func (c *connection) exchange(ctx context.Context, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time) (*cachedToken, *grantFailure) {
-	resp, err := c.client.Do(req)
+	resp, err := c.client().Do(req)
 	c = c.redactingAlso(src.assertions())
 	if err != nil {
 		return nil, transient(transportError(c.name, err, c.red))
@@ -67,6 +72,17 @@ func (c *connection) exchange(ctx context.Context, req *retryablehttp.Request, s
 		return nil, transient(c.readError(ctx, resp.StatusCode, err))
 	}
 	return c.interpret(resp, body, sentAt, now())
+}
+
+// client is the retrying HTTP client of one grant: the config's logger,
+// its request count, and the tests' tuning.
+func (c *connection) client() *retryablehttp.Client {
+	cl := newHTTPClient(c.tr, c.b.httpLogger(c.name))
+	if c.b.tuneHTTP != nil {
+		c.b.tuneHTTP(cl)
+	}
+	c.m.countRequests(cl)
+	return cl
 }
 
 // redactingAlso is c with a redactor that also cuts out this request's

@@ -47,11 +47,16 @@ type redactor struct {
 	// copy of its secrets and their Basic forms.
 	cfg      *vendorConfig
 	loadOnce sync.Once
-	secrets  []string
-	basics   []basicForm
+	*secretSet
 
 	once sync.Once
-	m    matcher
+	m    *matcher
+}
+
+// secretSet is what a redactor cuts out, allocated on first use.
+type secretSet struct {
+	secrets []string
+	basics  []basicForm
 }
 
 // basicForm is a client_secret_basic credential, "id:secret", with where
@@ -85,9 +90,12 @@ func newRedactor(cfg *vendorConfig) *redactor {
 // load reads the secrets of r.cfg, once.
 func (r *redactor) load() {
 	r.loadOnce.Do(func() {
-		if r.cfg != nil {
-			built := redactorFor(r.cfg.secrets(), r.cfg.ClientID, r.cfg.ClientSecret)
-			r.secrets, r.basics = built.secrets, built.basics
+		switch {
+		case r.secretSet != nil: // built by redactorFor
+		case r.cfg != nil:
+			r.secretSet = redactorFor(r.cfg.secrets(), r.cfg.ClientID, r.cfg.ClientSecret).secretSet
+		default:
+			r.secretSet = &secretSet{}
 		}
 	})
 }
@@ -95,7 +103,7 @@ func (r *redactor) load() {
 // redactorFor redacts each of secrets alike, whatever field it came from,
 // and the client_secret_basic form of clientSecret (none when empty).
 func redactorFor(secrets []string, clientID, clientSecret string) *redactor {
-	r := &redactor{}
+	r := &redactor{secretSet: &secretSet{}}
 	for _, s := range secrets {
 		if s != "" {
 			r.secrets = append(r.secrets, s)
@@ -148,9 +156,9 @@ func (r *redactor) matcher() *matcher {
 		variants = uniq(variants)
 		// Longest first, so that an encoding containing another is removed whole.
 		sort.SliceStable(variants, func(i, j int) bool { return len(variants[i]) > len(variants[j]) })
-		r.m = matcher{variants: variants, tokens: uniq(tokens), runs: uniq(runs)}
+		r.m = &matcher{variants: variants, tokens: uniq(tokens), runs: uniq(runs)}
 	})
-	return &r.m
+	return r.m
 }
 
 // unreserved is RFC 3986's unreserved set: what no common encoding rewrites.

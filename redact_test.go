@@ -356,8 +356,8 @@ func TestRedactorLazyAndSmall(t *testing.T) {
 	long := strings.Repeat("Zk3qT9vXw2LmP8rY", 4) // 64 characters
 	cfg := &vendorConfig{ClientID: "client-id-0123456789", ClientSecret: long, APIKey: "ak" + long, Password: `p+/&="` + long}
 	red := newRedactor(cfg)
-	if red.m.variants != nil || red.m.tokens != nil {
-		t.Fatal("tables built before first use")
+	if red.m != nil || red.secretSet != nil {
+		t.Fatal("tables or secret copies built before first use")
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
