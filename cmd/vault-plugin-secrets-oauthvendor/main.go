@@ -3,7 +3,6 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/api"
@@ -12,18 +11,7 @@ import (
 	oauthvendor "github.com/oauthvendor/vault-plugin-secrets-oauthvendor"
 )
 
-// gcPercent is the plugin's GOGC unless the environment sets one. Go's
-// default (100) lets garbage grow as large as the live heap before a
-// collection; a mount with 10 000 warm configs (about 2.2 KiB of live heap
-// each) then holds twice that in RSS. At 50 the headroom halves; the cost
-// is more frequent, short collections on the read path (BENCHMARKS.md has
-// the hit rates with it).
-const gcPercent = 50
-
 func main() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
 	meta := &api.PluginAPIClientMeta{}
 	flags := meta.FlagSet()
 	if err := flags.Parse(os.Args[1:]); err != nil {
