@@ -3,7 +3,6 @@ package oauthvendor
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -30,14 +29,24 @@ type entry struct {
 	// jwks is the public JWKS, built once per config version: jwks/<name>
 	// is unauthenticated, so a caller must not make every request parse
 	// private keys (rotate-key forgets the entry when it publishes).
-	jwksOnce sync.Once
-	jwks     []byte
-	jwksErr  error
+	// A pointer, set on first use: most configs are never asked.
+	jwks atomic.Pointer[jwksCache]
+}
+
+type jwksCache struct {
+	body []byte
+	err  error
 }
 
 func (e *entry) publicJWKS() ([]byte, error) {
-	e.jwksOnce.Do(func() { e.jwks, e.jwksErr = publicJWKS(e.conn.cfg) })
-	return e.jwks, e.jwksErr
+	c := e.jwks.Load()
+	if c == nil {
+		// Two first callers may both build it; the result is the same.
+		body, err := publicJWKS(e.conn.cfg)
+		c = &jwksCache{body: body, err: err}
+		e.jwks.Store(c)
+	}
+	return c.body, c.err
 }
 
 func (b *backend) cached(name string) *entry {
