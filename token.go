@@ -28,10 +28,19 @@ type cachedToken struct {
 	boxed   struct{ accessToken, tokenType, expiresAt interface{} }
 }
 
+// boxedBearer is the token type nearly every token has, boxed once for
+// all of them rather than once per token.
+var boxedBearer interface{} = bearer
+
+const bearer = "Bearer"
+
 func (t *cachedToken) box() {
 	t.boxOnce.Do(func() {
 		t.boxed.accessToken = t.AccessToken
-		t.boxed.tokenType = t.TokenType
+		t.boxed.tokenType = boxedBearer
+		if t.TokenType != bearer {
+			t.boxed.tokenType = t.TokenType
+		}
 		t.boxed.expiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
 	})
 }
