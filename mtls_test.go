@@ -1,61 +1,41 @@
 package oauthvendor
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
-// clientCA issues client certificates for the mTLS tests.
-type clientCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
+// clientCA issues client certificates for the mTLS tests: the
+// simulator's test CA (internal/vendorsim), made at run time.
+type clientCA struct{ *vendorsim.TestCA }
 
 func newClientCA(t *testing.T) *clientCA {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	ca, err := vendorsim.NewTestCA("test CA")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &clientCA{cert: cert, key: key, pool: pool}
+	return &clientCA{ca}
 }
 
 // issue returns a client certificate for cn and its key, both PEM.
 func (ca *clientCA) issue(t *testing.T, cn string) (string, string) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
+	c, err := ca.IssueClient(cn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	return string(c.CertPEM), string(c.KeyPEM)
 }
 
 // mtlsServer is a token endpoint that requires a client certificate of ca
@@ -90,7 +70,7 @@ func newMTLSServer(t *testing.T, ca *clientCA) *mtlsServer {
 		}
 		_, _ = w.Write([]byte(`{"access_token":"mtls-token-` + certs[0].Subject.CommonName + `","token_type":"Bearer","expires_in":3600}`))
 	}))
-	m.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.pool}
+	m.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
 	m.StartTLS()
 	t.Cleanup(m.Close)
 	return m
