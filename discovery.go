@@ -43,15 +43,8 @@ var discoveryFields = []string{"issuer", "client_auth", "tls_client_cert", "toke
 // needsDiscovery: the config has an issuer and the write touched what
 // discovery decides.
 func needsDiscovery(cfg *vendorConfig, d *framework.FieldData) bool {
-	if cfg.Issuer == "" {
-		return false
-	}
-	for _, f := range discoveryFields {
-		if _, ok := d.GetOk(f); ok {
-			return true
-		}
-	}
-	return false
+	_, given := firstGiven(d, discoveryFields...)
+	return cfg.Issuer != "" && given
 }
 
 // discover fetches the issuer's metadata: OpenID Connect Discovery first,
@@ -63,10 +56,7 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 		return nil, err
 	}
 	defer release()
-	client := newHTTPClient(tr, b.httpLogger(name))
-	if b.tuneHTTP != nil {
-		b.tuneHTTP(client)
-	}
+	client := b.vendorClient(tr, name)
 	ctx, cancel := context.WithTimeout(ctx, eff.Timeout)
 	defer cancel()
 	// Either document may be the one a server publishes, and a server

@@ -156,6 +156,16 @@ func jsonName(f reflect.StructField) string {
 	return tag
 }
 
+// firstGiven is the first of fields the request gives, if any.
+func firstGiven(d *framework.FieldData, fields ...string) (string, bool) {
+	for _, f := range fields {
+		if _, ok := d.GetOk(f); ok {
+			return f, true
+		}
+	}
+	return "", false
+}
+
 // nameFields is the schema of the paths addressed by a config name alone.
 func nameFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{

@@ -74,13 +74,9 @@ func (c *connection) exchange(ctx context.Context, req *retryablehttp.Request, s
 	return c.interpret(resp, body, sentAt, now())
 }
 
-// client is the retrying HTTP client of one grant: the config's logger,
-// its request count, and the tests' tuning.
+// client is the retrying HTTP client of one grant, counting its requests.
 func (c *connection) client() *retryablehttp.Client {
-	cl := newHTTPClient(c.tr, c.b.httpLogger(c.name))
-	if c.b.tuneHTTP != nil {
-		c.b.tuneHTTP(cl)
-	}
+	cl := c.b.vendorClient(c.tr, c.name)
 	c.m.countRequests(cl)
 	return cl
 }

@@ -75,6 +75,16 @@ func newHTTPClient(tr http.RoundTripper, logger retryablehttp.LeveledLogger) *re
 	}
 }
 
+// vendorClient is the retrying client for one request to a config's
+// vendor (a grant, a discovery): the config's logger, the tests' tuning.
+func (b *backend) vendorClient(tr http.RoundTripper, name string) *retryablehttp.Client {
+	cl := newHTTPClient(tr, b.httpLogger(name))
+	if b.tuneHTTP != nil {
+		b.tuneHTTP(cl)
+	}
+	return cl
+}
+
 // checkRetry is retryablehttp's default policy (connection errors, 429,
 // 5xx; never other 4xx), except that it stops when the next wait would
 // not fit in the request's timeout: the reader then gets the vendor's own

@@ -1,7 +1,6 @@
 package oauthvendor
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,20 +56,12 @@ func keyWriteRules(cfg *vendorConfig, d *framework.FieldData) error {
 	return nil
 }
 
-// algFor is the algorithm a key of keyType signs with under raw's
-// settings: the written signing_alg, else the key type's default.
-func algFor(raw *vendorConfig, keyType string) string {
-	if raw.SigningAlg != "" {
-		return raw.SigningAlg
-	}
-	return defaultSigningAlg(authPrivateKeyJWT, keyType)
-}
-
-// nextAlg is what the published next key will sign with: the algorithm
-// rotate-key was given (or the written one then), else its type's default.
-func nextAlg(raw *vendorConfig, keyType string) string {
-	if raw.NextSigningAlg != "" {
-		return raw.NextSigningAlg
+// algOr is the algorithm a key of keyType signs with: the written one
+// (signing_alg for the current key; for the published next key, what
+// rotate-key was given, or the written one then), else its type's default.
+func algOr(written, keyType string) string {
+	if written != "" {
+		return written
 	}
 	return defaultSigningAlg(authPrivateKeyJWT, keyType)
 }
@@ -107,7 +98,7 @@ func checkNextKey(raw *vendorConfig) error {
 	if err != nil {
 		return fieldErr("private_key", "%s (the next key)", err.Error())
 	}
-	if err := algFitsKey(nextAlg(raw, k.keyType), k.keyType); err != nil {
+	if err := algFitsKey(algOr(raw.NextSigningAlg, k.keyType), k.keyType); err != nil {
 		return fmt.Errorf("%w, for the next key rotate-key published (give signing_alg with step=publish, or step=cancel)", err)
 	}
 	if raw.NextCertificate != "" {
@@ -127,7 +118,11 @@ func publicJWKS(raw *vendorConfig) ([]byte, error) {
 	}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, pk := range publishedKeys(raw) {
-		jwk, err := publicJWKOf(raw, pk)
+		k, err := parsePrivateKey(pk.key)
+		if err != nil {
+			return nil, fmt.Errorf("stored signing key: %w", err)
+		}
+		jwk, err := publicJWKOf(raw, k, pk)
 		if err != nil {
 			return nil, err
 		}
@@ -138,23 +133,19 @@ func publicJWKS(raw *vendorConfig) ([]byte, error) {
 
 var errNoJWKS = errors.New("no private_key_jwt key")
 
-func publicJWKOf(raw *vendorConfig, pk publishedKey) (jose.JSONWebKey, error) {
-	k, err := parsePrivateKey(pk.key)
-	if err != nil {
-		return jose.JSONWebKey{}, fmt.Errorf("stored signing key: %w", err)
-	}
-	alg := algFor(raw, k.keyType)
+// publicJWKOf is the JWK of pk, whose key k the caller has parsed.
+func publicJWKOf(raw *vendorConfig, k *signingKey, pk publishedKey) (jose.JSONWebKey, error) {
+	written := raw.SigningAlg
 	if pk.next {
-		alg = nextAlg(raw, k.keyType)
+		written = raw.NextSigningAlg
 	}
-	jwk := k.publicJWK(alg)
+	jwk := k.publicJWK(algOr(written, k.keyType))
 	if pk.cert != "" {
 		cert, err := parseCertificate(pk.cert, k)
 		if err != nil {
 			return jose.JSONWebKey{}, fmt.Errorf("stored certificate: %w", err)
 		}
-		sum := sha256.Sum256(cert.Raw)
-		jwk.CertificateThumbprintSHA256 = sum[:]
+		jwk.CertificateThumbprintSHA256 = certSHA256(cert)
 		jwk.Certificates = append(jwk.Certificates, cert)
 	}
 	return jwk, nil

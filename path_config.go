@@ -141,14 +141,15 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 		return nil // verify=false asks no server; token_url is known
 	}
 	// What the metadata request itself uses is checked before it is made.
-	if err := validateDiscoveryInputs(cfg.effective()); err != nil {
+	eff := cfg.effective()
+	if err := validateDiscoveryInputs(eff); err != nil {
 		return err
 	}
-	md, err := b.discover(ctx, name, cfg.effective())
+	md, err := b.discover(ctx, name, eff)
 	if err != nil {
 		return err
 	}
-	return applyDiscovery(cfg, cfg.effective(), md)
+	return applyDiscovery(cfg, eff, md)
 }
 
 // afterConfigWrite replaces what the write invalidated: the cached token

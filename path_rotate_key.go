@@ -111,12 +111,8 @@ var nextKeyFields = []string{"private_key", "key_type", "certificate", "signing_
 
 func (r *keyRotation) unusedFields(step string) *logical.Response {
 	makesKey := step == stepPublish || (step == stepAuto && r.cfg.NextPrivateKey == "")
-	if !makesKey {
-		for _, f := range nextKeyFields {
-			if _, ok := r.d.GetOk(f); ok {
-				return logical.ErrorResponse(fmt.Sprintf("%s: step=%s does not make a key (one is already published, or the step uses the published one); give it with step=publish", f, step))
-			}
-		}
+	if f, given := firstGiven(r.d, nextKeyFields...); given && !makesKey {
+		return logical.ErrorResponse(fmt.Sprintf("%s: step=%s does not make a key (one is already published, or the step uses the published one); give it with step=publish", f, step))
 	}
 	if step == stepAuto && !r.d.Get("verify").(bool) {
 		return logical.ErrorResponse("verify: step=auto with verify=false would sign with the new key the moment it is published; use step=publish, then step=switch verify=false")
@@ -281,13 +277,20 @@ func (r *keyRotation) auto() (*logical.Response, error) {
 // next key's public half (to upload where the vendor has no jwks_uri).
 func (r *keyRotation) answer(withNextPublic bool) *logical.Response {
 	data := map[string]interface{}{"current_kid": kidOf(r.cfg.PrivateKey)}
-	if r.cfg.NextPrivateKey != "" {
-		data["next_kid"] = kidOf(r.cfg.NextPrivateKey)
-		if k, err := parsePrivateKey(r.cfg.NextPrivateKey); withNextPublic && err == nil {
-			data["next_public_key"] = k.publicPEM()
-			if jwk, err := publicJWKOf(r.cfg, publishedKey{key: r.cfg.NextPrivateKey, cert: r.cfg.NextCertificate, next: true}); err == nil {
-				data["next_jwk"] = asMap(jwk)
-			}
+	if r.cfg.NextPrivateKey == "" {
+		return &logical.Response{Data: data}
+	}
+	k, err := parsePrivateKey(r.cfg.NextPrivateKey)
+	if err != nil {
+		data["next_kid"] = "" // as kidOf answers for a key that does not parse
+		return &logical.Response{Data: data}
+	}
+	data["next_kid"] = k.kid
+	if withNextPublic {
+		data["next_public_key"] = k.publicPEM()
+		next := publishedKey{key: r.cfg.NextPrivateKey, cert: r.cfg.NextCertificate, next: true}
+		if jwk, err := publicJWKOf(r.cfg, k, next); err == nil {
+			data["next_jwk"] = asMap(jwk)
 		}
 	}
 	return &logical.Response{Data: data}

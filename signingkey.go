@@ -186,10 +186,16 @@ func parseCertificate(pemText string, key *signingKey) (*x509.Certificate, error
 	return cert, nil
 }
 
-// certThumbprint is x5t#S256 (RFC 7515 4.1.8): SHA-256 of the DER, base64url.
-func certThumbprint(cert *x509.Certificate) string {
+// certSHA256 is the SHA-256 of a certificate's DER: x5t#S256 (RFC 7515
+// 4.1.8) in an assertion header, base64url-encoded, and in a JWK.
+func certSHA256(cert *x509.Certificate) []byte {
 	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return sum[:]
+}
+
+// certThumbprint is x5t#S256 as a JWS header carries it.
+func certThumbprint(cert *x509.Certificate) string {
+	return base64.RawURLEncoding.EncodeToString(certSHA256(cert))
 }
 
 // keySecrets are the forms in which a PEM private key could show in text:

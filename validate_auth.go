@@ -91,7 +91,7 @@ func validateSigningKey(raw, eff *vendorConfig) error {
 	}
 	// The written signing_alg, else the default of the key's real type
 	// (eff's default follows key_type, which a written key overrides).
-	if err := algFitsKey(algFor(raw, keyType), keyType); err != nil {
+	if err := algFitsKey(algOr(raw.SigningAlg, keyType), keyType); err != nil {
 		return err
 	}
 	if eff.Certificate != "" {

@@ -91,12 +91,7 @@ func audienceFollowsHost(cur *vendorConfig, d *framework.FieldData) error {
 	if _, ok := d.GetOk("private_key"); ok {
 		return nil
 	}
-	touched := false
-	for _, f := range []string{"token_url", "issuer", "assertion_audience", "client_auth"} {
-		if _, ok := d.GetOk(f); ok {
-			touched = true
-		}
-	}
+	_, touched := firstGiven(d, "token_url", "issuer", "assertion_audience", "client_auth")
 	if !touched || origin(cur.AssertionAudience) == origin(eff.TokenURL) {
 		return nil
 	}
