@@ -34,6 +34,11 @@ type backend struct {
 	mu      sync.RWMutex
 	entries map[string]*entry
 
+	// jwks: name -> *jwksCache, the public JWKS built from the stored
+	// config (path_jwks.go); apart from entries, so that jwks/<name> never
+	// waits on the name lock a grant holds.
+	jwks sync.Map
+
 	// marksLoaded: this backend has loaded the read marks (readmark.go).
 	marksLoaded atomic.Bool
 
@@ -123,6 +128,7 @@ func (b *backend) invalidate(_ context.Context, key string) {
 }
 
 func (b *backend) clean(context.Context) {
+	b.jwks.Clear()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name := range b.entries {

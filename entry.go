@@ -25,28 +25,6 @@ type entry struct {
 	failure atomic.Pointer[failureState]
 	// gone: forgotten; whoever holds it must load the current entry.
 	gone atomic.Bool
-
-	// jwks is the public JWKS, built once per config version: jwks/<name>
-	// is unauthenticated, so a caller must not make every request parse
-	// private keys (rotate-key forgets the entry when it publishes).
-	// A pointer, set on first use: most configs are never asked.
-	jwks atomic.Pointer[jwksCache]
-}
-
-type jwksCache struct {
-	body []byte
-	err  error
-}
-
-func (e *entry) publicJWKS() ([]byte, error) {
-	c := e.jwks.Load()
-	if c == nil {
-		// Two first callers may both build it; the result is the same.
-		body, err := publicJWKS(e.conn.cfg)
-		c = &jwksCache{body: body, err: err}
-		e.jwks.Store(c)
-	}
-	return c.body, c.err
 }
 
 func (b *backend) cached(name string) *entry {

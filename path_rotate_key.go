@@ -245,7 +245,7 @@ func (r *keyRotation) cancel() (*logical.Response, error) {
 }
 
 // store writes the rotation's state and drops the in-memory entry, whose
-// cached JWKS and signer are of the old state.
+// signer is of the old state (jwks/<name> reads storage itself).
 func (r *keyRotation) store() error {
 	if err := storeConfig(r.ctx, r.s, r.name, r.cfg); err != nil {
 		return err

@@ -1,13 +1,20 @@
 package oauthvendor
 
 import (
+	"context"
 	"crypto/elliptic"
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -234,5 +241,116 @@ func TestRotateKeyAlgorithmsAndCertificates(t *testing.T) {
 	tok, _ := jwt.ParseSigned(cap.last(t).Get("client_assertion"), []jose.SignatureAlgorithm{jose.RS256})
 	if tok == nil || tok.Headers[0].ExtraHeaders["x5t#S256"] == nil || tok.Headers[0].KeyID != kidOf(nextPEM) {
 		t.Fatal("after rotating a certified key the assertion lacks the new key's x5t#S256")
+	}
+}
+
+// jwksFetchingVendor is a token endpoint that knows a client's keys only
+// through its jwks_uri, as Okta, Keycloak and oidc-provider do: it keeps
+// the JWKS it fetched and refetches jwks/<name> (through the backend, as
+// Vault would route the vendor's GET) when an assertion's kid is not in
+// it. A kid still unknown after the refetch, or a fetch that does not
+// answer in time, is invalid_client.
+type jwksFetchingVendor struct {
+	t       *testing.T
+	env     *testEnv
+	v       *fakeVendor
+	mu      sync.Mutex
+	sets    map[string]jose.JSONWebKeySet
+	fetches int
+}
+
+func (j *jwksFetchingVendor) RoundTrip(req *http.Request) (*http.Response, error) {
+	name := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/"), "/token")
+	body := requestBody(req)
+	form, _ := url.ParseQuery(body)
+	tok, err := jwt.ParseSigned(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.PS256})
+	if err != nil {
+		return jsonResponse(req, http.StatusUnauthorized, map[string]interface{}{"error": "invalid_client"}), nil
+	}
+	kid := tok.Headers[0].KeyID
+	j.mu.Lock()
+	set := j.sets[name]
+	j.mu.Unlock()
+	if len(set.Key(kid)) == 0 {
+		set = j.fetch(name)
+	}
+	keys := set.Key(kid)
+	if len(keys) != 1 || tok.Claims(keys[0].Key, &jwt.Claims{}) != nil {
+		return jsonResponse(req, http.StatusUnauthorized, map[string]interface{}{"error": "invalid_client"}), nil
+	}
+	req.Body = io.NopCloser(strings.NewReader(body))
+	return j.v.RoundTrip(req)
+}
+
+// fetch reads jwks/<name> as the vendor's unauthenticated GET would; a
+// read that waits (on a lock the grant holds) is given up after a bound,
+// so that the bug fails the test rather than hanging it.
+func (j *jwksFetchingVendor) fetch(name string) jose.JSONWebKeySet {
+	j.mu.Lock()
+	j.fetches++
+	j.mu.Unlock()
+	got := make(chan jose.JSONWebKeySet, 1)
+	go func() {
+		var set jose.JSONWebKeySet
+		resp, err := j.env.b.HandleRequest(context.Background(), &logical.Request{
+			Operation: logical.ReadOperation, Path: jwksPrefix + name, Storage: j.env.storage, Unauthenticated: true,
+		})
+		if err == nil && resp != nil {
+			raw, _ := resp.Data[logical.HTTPRawBody].([]byte)
+			_ = json.Unmarshal(raw, &set)
+		}
+		got <- set
+	}()
+	select {
+	case set := <-got:
+		j.mu.Lock()
+		j.sets[name] = set
+		j.mu.Unlock()
+		return set
+	case <-time.After(5 * time.Second):
+		j.t.Errorf("jwks/%s did not answer within 5 s during a grant", name)
+		return jose.JSONWebKeySet{}
+	}
+}
+
+// TestRotateKeyAutoWithJWKSFetchingVendor (issue 17.1): step=auto succeeds
+// in one call with a vendor that refetches the JWKS on an unknown kid.
+// rotate-key holds the name lock through its verifying grant; jwks/<name>
+// must not wait on it, or the vendor never sees the new key and refuses.
+func TestRotateKeyAutoWithJWKSFetchingVendor(t *testing.T) {
+	env, v, _ := jwtEnv(t)
+	j := &jwksFetchingVendor{t: t, env: env, v: v, sets: map[string]jose.JSONWebKeySet{}}
+	env.b.tuneHTTP = func(c *retryablehttp.Client) {
+		c.HTTPClient.Transport = j
+		c.RetryMax = 0
+	}
+	old := env.write("config/app", jwtConfig("app", nil)).Data["kid"].(string)
+	env.read("creds/app")
+	done := make(chan *logical.Response, 1)
+	go func() {
+		resp, err := env.do(logical.UpdateOperation, "rotate-key/app", nil)
+		if err != nil {
+			t.Errorf("rotate-key: %v", err)
+		}
+		done <- resp
+	}()
+	var resp *logical.Response
+	select {
+	case resp = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("rotate-key step=auto hung")
+	}
+	if resp == nil || resp.IsError() {
+		t.Fatalf("rotate-key step=auto with a vendor that fetches the JWKS: %v", resp)
+	}
+	next := resp.Data["current_kid"]
+	if next == old || next == "" || resp.Data["expires_at"] == nil {
+		t.Fatalf("step=auto answered %v (old kid %s)", resp.Data, old)
+	}
+	if j.fetches != 2 {
+		t.Fatalf("the vendor fetched the JWKS %d times, want 2 (first grant, new kid)", j.fetches)
+	}
+	if set, _ := readJWKS(t, env, "app"); len(set.Keys) != 1 || set.Keys[0].KeyID != next {
+		t.Fatalf("jwks after step=auto: %v, want only %v", kidsOf(set), next)
 	}
 }
