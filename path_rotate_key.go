@@ -157,6 +157,12 @@ func (r *keyRotation) stageNext() *logical.Response {
 	if err := checkNextKey(r.cfg); err != nil {
 		return logical.ErrorResponse(err.Error())
 	}
+	// The same key again (in any PEM form: the kid is the public key's
+	// RFC 7638 thumbprint) would be listed twice in the JWKS under one kid
+	// and rotate nothing.
+	if kid := kidOf(next); kid == kidOf(r.cfg.PrivateKey) {
+		return logical.ErrorResponse(fieldErr("private_key", "is the current signing key (kid %s); give a new key, or omit private_key to generate one", kid).Error())
+	}
 	return nil
 }
 

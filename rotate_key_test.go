@@ -3,7 +3,9 @@ package oauthvendor
 import (
 	"context"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/url"
@@ -352,5 +354,31 @@ func TestRotateKeyAutoWithJWKSFetchingVendor(t *testing.T) {
 	}
 	if set, _ := readJWKS(t, env, "app"); len(set.Keys) != 1 || set.Keys[0].KeyID != next {
 		t.Fatalf("jwks after step=auto: %v, want only %v", kidsOf(set), next)
+	}
+}
+
+// TestRotateKeyRefusesCurrentKey (issue 21.6): the current key given as
+// the next one (in another PEM form, too) is refused by publish and auto,
+// naming private_key; nothing is published, so the JWKS never lists one
+// kid twice.
+func TestRotateKeyRefusesCurrentKey(t *testing.T) {
+	env, _, _ := jwtEnv(t)
+	k, pkcs8 := rsaPEM(t, 2048, false)
+	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	env.write("config/app", jwtConfig("app", map[string]interface{}{"private_key": pkcs8}))
+	kid := kidOf(pkcs8)
+	for _, step := range []string{"publish", "auto"} {
+		for form, key := range map[string]string{"same PEM": pkcs8, "PKCS#1": pkcs1} {
+			resp, err := env.do(logical.UpdateOperation, "rotate-key/app", map[string]interface{}{"step": step, "private_key": key})
+			if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "private_key: is the current signing key (kid "+kid+")") {
+				t.Fatalf("step=%s with the current key (%s): %v %v", step, form, resp, err)
+			}
+			if strings.Contains(resp.Error().Error(), "PRIVATE KEY") {
+				t.Fatal("the refusal quotes the key")
+			}
+			if set, _ := readJWKS(t, env, "app"); len(set.Keys) != 1 || set.Keys[0].KeyID != kid {
+				t.Fatalf("after a refused step=%s the JWKS lists %v", step, kidsOf(set))
+			}
+		}
 	}
 }
