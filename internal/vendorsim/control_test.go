@@ -47,7 +47,7 @@ func TestControlEndpoints(t *testing.T) {
 		t.Fatalf("stats %v (%v)", all, err)
 	}
 	if a := ctl(t, "GET", srv.URL+"/_sim/stats/alertsite", ""); string(a.body) !=
-		`{"token_requests":2,"tokens_issued":1,"api_requests":0,"api_accepted":0,"api_rejected":0}` {
+		`{"token_requests":2,"tokens_issued":1,"api_requests":0,"api_accepted":0,"api_rejected":0,"jwks_fetches":0}` {
 		t.Errorf("vendor stats %s", a.body)
 	}
 	if a := ctl(t, "GET", srv.URL+"/_sim/valid/alertsite?token="+url.QueryEscape(tok), ""); string(a.body) != `{"valid":true}` {

@@ -7,5 +7,7 @@
 // httptest.Server, end-to-end tests run it as a process (cmd/vendorsim)
 // and steer it through the /_sim/ control endpoints. Knobs inject faults
 // (error statuses, broken bodies, hangs, redirects...) so that the plugin's
-// error handling can be exercised without a real vendor.
+// error handling can be exercised without a real vendor. The jwks_url knob
+// makes a vendor take private_key_jwt client assertions, verified against
+// the client's JWKS and refetched on an unknown kid (assertion.go).
 package vendorsim

@@ -62,6 +62,9 @@ type Knobs struct {
 	ExpiresInRaw string // for FaultExpiresIn
 	RetryAfter   string // for FaultRateLimit
 	RedirectTo   string // for FaultRedirect
+	// JWKSURL turns on private_key_jwt (assertion.go): client assertions
+	// are verified against the JWKS at this URL, refetched on an unknown kid.
+	JWKSURL string
 }
 
 // knobsWire is the JSON form of Knobs: durations as Go duration strings
@@ -75,6 +78,7 @@ type knobsWire struct {
 	ExpiresInRaw string `json:"expires_in_raw"`
 	RetryAfter   string `json:"retry_after"`
 	RedirectTo   string `json:"redirect_to"`
+	JWKSURL      string `json:"jwks_url"`
 }
 
 // MarshalJSON writes snake_case members with durations as strings.
@@ -82,7 +86,7 @@ func (k Knobs) MarshalJSON() ([]byte, error) {
 	return json.Marshal(knobsWire{
 		Lifetime: k.Lifetime.String(), Latency: k.Latency.String(),
 		Fault: k.Fault, FaultCount: k.FaultCount, Status: k.Status,
-		ExpiresInRaw: k.ExpiresInRaw, RetryAfter: k.RetryAfter, RedirectTo: k.RedirectTo,
+		ExpiresInRaw: k.ExpiresInRaw, RetryAfter: k.RetryAfter, RedirectTo: k.RedirectTo, JWKSURL: k.JWKSURL,
 	})
 }
 
@@ -130,6 +134,8 @@ func (k *Knobs) setMember(name string, val json.RawMessage) error {
 		return strictDecode(val, &k.RetryAfter)
 	case "redirectto":
 		return strictDecode(val, &k.RedirectTo)
+	case "jwksurl":
+		return strictDecode(val, &k.JWKSURL)
 	}
 	return fmt.Errorf("unknown member")
 }

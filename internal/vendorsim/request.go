@@ -25,8 +25,10 @@ type tokenGrant struct {
 // the accepted credentials c. Checks run cheapest and most generic first, as
 // a gateway in front of the vendor would: method, headers, body encoding,
 // missing parameters (400), then credentials (401). With mtls the client
-// certificate is checked first (mtls.go).
-func (spec *vendorSpec) checkTokenRequest(r *http.Request, body []byte, c Credentials, mtls bool) (tokenGrant, *apiError) {
+// certificate is checked first (mtls.go); a client assertion is checked
+// against the client's JWKS (assertion.go).
+func (s *Sim) checkTokenRequest(r *http.Request, spec *vendorSpec, body []byte, plan tokenPlan) (tokenGrant, *apiError) {
+	c := plan.creds
 	if r.Method != http.MethodPost {
 		e := methodNotAllowed()
 		return tokenGrant{}, &e
@@ -38,11 +40,16 @@ func (spec *vendorSpec) checkTokenRequest(r *http.Request, body []byte, c Creden
 	if e != nil {
 		return tokenGrant{}, e
 	}
-	client, e := spec.clientCredentials(r, p)
+	var client clientAuth
+	if _, asserted := p["client_assertion"]; asserted && spec.clientAuth {
+		client, e = s.assertionClient(r, spec.name, plan.knobs.JWKSURL, p)
+	} else {
+		client, e = spec.clientCredentials(r, p)
+	}
 	if e != nil {
 		return tokenGrant{}, e
 	}
-	if mtls && spec.clientAuth {
+	if plan.mtls && spec.clientAuth {
 		if e := checkClientCert(r, &client); e != nil {
 			return tokenGrant{}, e
 		}
@@ -142,6 +149,8 @@ type clientAuth struct {
 	id, secret string
 	viaBasic   bool
 	viaCert    bool // RFC 8705 tls_client_auth: the certificate stands for the secret
+	// viaAssertion: RFC 7523 private_key_jwt, verified (assertion.go).
+	viaAssertion bool
 }
 
 // clientCredentials finds the client credentials: HTTP Basic where the
@@ -180,7 +189,7 @@ func (spec *vendorSpec) checkRequired(p params, client clientAuth) *apiError {
 		need = append(need, "username", "password")
 	}
 	switch {
-	case !spec.clientAuth || client.viaBasic:
+	case !spec.clientAuth || client.viaBasic || client.viaAssertion:
 	case client.viaCert:
 		need = append(need, "client_id")
 	default:
@@ -204,7 +213,7 @@ func (spec *vendorSpec) checkGrantType(p params) *apiError {
 
 // authenticate compares the presented credentials with the accepted ones.
 func (spec *vendorSpec) authenticate(p params, client clientAuth, c Credentials) *apiError {
-	if spec.clientAuth && !(secretEqual(client.id, c.ClientID) && (client.viaCert || secretEqual(client.secret, c.ClientSecret))) {
+	if spec.clientAuth && !(secretEqual(client.id, c.ClientID) && (client.viaCert || client.viaAssertion || secretEqual(client.secret, c.ClientSecret))) {
 		if client.viaBasic {
 			return basicFailure("client authentication failed")
 		}

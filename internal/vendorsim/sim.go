@@ -16,6 +16,7 @@ type Stats struct {
 	APIRequests   int `json:"api_requests"`
 	APIAccepted   int `json:"api_accepted"`
 	APIRejected   int `json:"api_rejected"`
+	JWKSFetches   int `json:"jwks_fetches"` // private_key_jwt mode: GETs of Knobs.JWKSURL (assertion.go)
 }
 
 // Sim simulates all five vendors. The zero value is not usable; call New.
@@ -37,6 +38,7 @@ type vendorState struct {
 	stats  Stats
 	tokens map[string]time.Time // issued token -> expiry (sim clock)
 	last   *recordedRequest
+	jwks   *keptJWKS // private_key_jwt mode: the client's JWKS as last fetched
 }
 
 // recordedRequest is a token request kept for LastTokenRequest.
@@ -99,6 +101,7 @@ func (s *Sim) SetKnobs(vendor string, k Knobs) {
 	defer s.mu.Unlock()
 	v := s.state(vendor)
 	v.knobs = k.withDefaults(v.spec)
+	v.jwks = nil // a new jwks_uri (or none): fetch afresh
 }
 
 // Knobs returns vendor's current knobs, Lifetime resolved. While a
@@ -131,6 +134,7 @@ func (s *Sim) Reset() {
 		v.stats = Stats{}
 		v.tokens = map[string]time.Time{}
 		v.last = nil
+		v.jwks = nil
 	}
 	close(s.release)
 	s.release = make(chan struct{})

@@ -42,7 +42,7 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request, spec *vendorSpe
 		s.serveFault(w, r, spec, plan, body)
 		return
 	}
-	grant, e := spec.checkTokenRequest(r, body, plan.creds, plan.mtls)
+	grant, e := s.checkTokenRequest(r, spec, body, plan)
 	if e != nil {
 		spec.writeError(w, *e)
 		return
