@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/api"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
 // A private_key_jwt key rotates with no failed read, against a vendor that
@@ -60,8 +61,10 @@ func TestOIDCKeyRotation(t *testing.T) {
 }
 
 // rotateKeyAuto is `vault write -f oauthvendor/rotate-key/<name>`: publish
-// and switch in one, refused while the vendor's JWKS cache is fresh (then
-// both keys stay published and step=switch finishes it later).
+// and switch in one. oidc-provider refuses it while its JWKS cache is
+// fresh, as it is within a minute of the first grant (then both keys stay
+// published and step=switch finishes it later); a vendor that refetches at
+// once takes it in one call (TestRotateKeyAutoRefetchingVendor).
 func rotateKeyAuto(t *testing.T, name string) string {
 	s, err := rotateKey(name, nil)
 	if err == nil {
@@ -257,5 +260,63 @@ func (r *readers) finish(t *testing.T) {
 	}
 	if r.reads == 0 || r.grants == 0 {
 		t.Fatalf("the readers did not run: %d reads, %d grants", r.reads, r.grants)
+	}
+}
+
+// rotate-key step=auto passes in one call against a vendor that refetches
+// the JWKS when an assertion's kid is unknown (the simulator's
+// private_key_jwt mode, which has no minimum cache time): the verifying
+// grant makes the vendor fetch jwks/<name> from Vault, which must answer
+// with the published key while rotate-key still holds the config (issue
+// 17.1: it waited on the grant, so the vendor refused and the call took
+// the whole grant timeout).
+func TestRotateKeyAutoRefetchingVendor(t *testing.T) {
+	const name = "sim-rot-auto"
+	vendor := vendorsim.AgentSync
+	writeConfig(t, name, map[string]any{"token_url": env.sim.tokenURL(vendor), "client_auth": "private_key_jwt",
+		"client_id": env.creds[vendor].ClientID})
+	env.sim.setKnobs(t, vendor, map[string]any{"jwks_url": vaultJWKSURL(name)})
+	fetches := func() int { return env.sim.stats(t, vendor).JWKSFetches }
+	before := fetches()
+	if tok := accessToken(t, readCreds(t, name)); !env.sim.valid(t, vendor, tok) {
+		t.Fatal("the first grant's token is not one the simulator issued")
+	}
+	if got := fetches() - before; got != 1 {
+		t.Fatalf("the first grant made the vendor fetch the JWKS %d times, want 1", got)
+	}
+	old := onlyKid(t, name)
+
+	r := startReaders(t, name)
+	start := time.Now()
+	s, err := rotateKey(name, nil)
+	took := time.Since(start)
+	r.finish(t)
+	if err != nil {
+		t.Fatalf("rotate-key/%s step=auto refused by a vendor that refetches the JWKS (after %s): %v", name, took, err)
+	}
+	newKid := kidField(t, s, "current_kid")
+	if newKid == old || s.Data["expires_at"] == nil {
+		t.Fatalf("step=auto answered %v (old kid %s)", s.Data, old)
+	}
+	if took > 10*time.Second {
+		t.Errorf("step=auto took %s: the vendor's JWKS fetch waited", took)
+	}
+	if got := fetches() - before; got != 2 {
+		t.Errorf("the vendor fetched the JWKS %d times, want 2 (the first grant, the new kid)", got)
+	}
+	if got := onlyKid(t, name); got != newKid {
+		t.Fatalf("jwks/%s after step=auto: kid %s, want only the new %s", name, got, newKid)
+	}
+	// The new key signs the next grants, from the vendor's kept JWKS.
+	for i := 1; i <= 2; i++ {
+		if _, err := env.vault.Logical().Write(mountPath+"/rotate/"+name, nil); err != nil {
+			t.Fatalf("grant %d after the rotation: %v", i, err)
+		}
+	}
+	if tok := accessToken(t, readCreds(t, name)); !env.sim.valid(t, vendor, tok) {
+		t.Fatal("after the rotation the served token is not one the simulator issued")
+	}
+	if got := fetches() - before; got != 2 {
+		t.Errorf("grants after the rotation refetched the JWKS (%d fetches in all, want 2)", got)
 	}
 }

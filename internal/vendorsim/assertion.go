@@ -15,9 +15,10 @@ import (
 // private_key_jwt mode (RFC 7523 2.2, OIDC Core 9): with Knobs.JWKSURL
 // set, a vendor that authenticates clients also takes a client assertion
 // signed by a key of the client's jwks_uri. It keeps the JWKS it fetched
-// and refetches it when an assertion's kid is not in it, as Keycloak and
-// Okta do (oidc-provider first waits out a 60 s cache), so that a key
-// published just before it signs is found on its first use.
+// and refetches it whenever an assertion's kid is not in it (Keycloak does
+// so at most every 10 s by default; oidc-provider first waits out a 60 s
+// cache), so that a key published just before it signs is found on its
+// first use.
 
 const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
