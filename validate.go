@@ -409,6 +409,22 @@ func validateHeaders(c *vendorConfig) error {
 	return nil
 }
 
+// sameHeaderTwice: header names are case-insensitive (RFC 9110 5.1), so
+// "X-Key" and "x-key" in one map are one header, and which value goes on
+// the wire would depend on map order, changing from grant to grant.
+func sameHeaderTwice(field string, h map[string]string) error {
+	names := sortedKeys(h)
+	seen := make(map[string]string, len(names))
+	for _, name := range names {
+		canon := http.CanonicalHeaderKey(name)
+		if first, ok := seen[canon]; ok {
+			return fieldErr(field, "%s and %s are one header (names are case-insensitive, RFC 9110 5.1); give it once", quote(first), quote(name))
+		}
+		seen[canon] = name
+	}
+	return nil
+}
+
 func validateHeaderMap(field string, h map[string]string, c *vendorConfig) error {
 	if len(h) > maxPairs {
 		return fieldErr(field, "more than %d headers", maxPairs)
@@ -435,7 +451,8 @@ func validateHeaderMap(field string, h map[string]string, c *vendorConfig) error
 			return fieldErr(field, "value of %s is longer than %d bytes", quote(name), maxStringLen)
 		}
 	}
-	return nil
+	// After the names are known to be valid: a refused name is never quoted.
+	return sameHeaderTwice(field, h)
 }
 
 // validateParams checks params and secret_params, and that no parameter
