@@ -156,7 +156,7 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateParams(eff) },
 		func() error { return validateScopes(eff.Scopes) },
 		func() error { return validateResponseFields(eff) },
-		func() error { return validateCACert(eff.CACert) },
+		func() error { return validateReadablePEM(eff) },
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -508,6 +508,24 @@ func validateResponseFields(c *vendorConfig) error {
 	for field, v := range map[string]string{"token_field": c.TokenField, "expires_in_field": c.ExpiresInField, "token_type_field": c.TokenTypeField} {
 		if strings.TrimSpace(v) != v || strings.ContainsAny(v, "\r\n\x00") {
 			return fieldErr(field, "%s has whitespace or control characters", quote(v))
+		}
+	}
+	return nil
+}
+
+// validateReadablePEM holds every PEM field a read shows to CERTIFICATE
+// blocks at every write, whatever client_auth is: certificate is used
+// only by private_key_jwt, but a key pasted with it under any other
+// client_auth would be stored as written and shown by every read.
+func validateReadablePEM(c *vendorConfig) error {
+	for _, f := range []struct{ field, text string }{
+		{"ca_cert", c.CACert}, {"certificate", c.Certificate}, {"tls_client_cert", c.TLSClientCert},
+	} {
+		if f.text == "" {
+			continue
+		}
+		if _, err := certificatesOnly(f.text); err != nil {
+			return fieldErr(f.field, "%s", err.Error())
 		}
 	}
 	return nil
