@@ -179,3 +179,60 @@ func TestSecretsFollowTheirHost(t *testing.T) {
 	env.write("config/x", map[string]interface{}{"token_url": "http://127.0.0.1:80/x/token"})
 	env.write("config/x", map[string]interface{}{"token_url": "http://localhost/x/token", "client_secret": "s2", "secret_headers": map[string]interface{}{"X-Partner-Key": "p2"}})
 }
+
+// TestSecretsFollowTheirTLSTrust: a writer who also controls DNS or the
+// path needs no new host to receive the stored secrets, only a ca_cert of
+// their own (or another client certificate): a change of either is a
+// change of endpoint, and takes the secrets again (issue 17.2).
+func TestSecretsFollowTheirTLSTrust(t *testing.T) {
+	env := newTestEnv(t)
+	caKey, _ := rsaPEM(t, 2048, false)
+	otherCAKey, _ := rsaPEM(t, 2048, false)
+	clientKey, clientKeyPEM := rsaPEM(t, 2048, false)
+	otherClientKey, otherClientKeyPEM := rsaPEM(t, 2048, false)
+	ca, otherCA := selfSigned(t, caKey, "ca"), selfSigned(t, otherCAKey, "attacker ca")
+	cert, otherCert := selfSigned(t, clientKey, "client"), selfSigned(t, otherClientKey, "client")
+	env.write("config/x", map[string]interface{}{
+		"token_url": "https://127.0.0.1/x/token", "client_id": "c", "client_secret": "s-VALUE-1",
+		"secret_params": map[string]interface{}{"partner": "p-VALUE-2"},
+		"ca_cert":       ca, "tls_client_cert": cert, "tls_client_key": clientKeyPEM,
+	})
+	refused := []struct {
+		name, field string
+		data        map[string]interface{}
+	}{
+		{"another ca_cert", "ca_cert", map[string]interface{}{"ca_cert": otherCA}},
+		{"ca_cert dropped", "ca_cert", map[string]interface{}{"ca_cert": ""}},
+		{"another tls_client_cert", "tls_client_cert", map[string]interface{}{"tls_client_cert": otherCert, "tls_client_key": otherClientKeyPEM}},
+	}
+	for _, c := range refused {
+		resp, err := env.do(logical.UpdateOperation, "config/x", c.data)
+		if err != nil || resp == nil || !resp.IsError() {
+			t.Fatalf("%s alone: %v %v, want a 400", c.name, resp, err)
+		}
+		msg := resp.Error().Error()
+		if !strings.HasPrefix(msg, c.field+":") || !strings.Contains(msg, "give client_secret, secret_params again") {
+			t.Fatalf("%s alone: %q, want %s named and the secrets asked for", c.name, msg, c.field)
+		}
+		if strings.Contains(msg, "VALUE") {
+			t.Fatalf("%s alone: %q quotes a secret", c.name, msg)
+		}
+	}
+	if c, _ := loadConfig(context.Background(), env.storage, "x"); c.CACert != ca || c.TLSClientCert != cert {
+		t.Fatal("a refused trust change was stored")
+	}
+	// The same certificate pasted with other white space is no change.
+	env.write("config/x", map[string]interface{}{"ca_cert": "\n" + ca + "\n\n"})
+	// With the secrets, each change is accepted.
+	secrets := map[string]interface{}{"client_secret": "s-VALUE-3", "secret_params": map[string]interface{}{"partner": "p-VALUE-4"}}
+	for _, c := range refused {
+		data := map[string]interface{}{}
+		for k, v := range c.data {
+			data[k] = v
+		}
+		for k, v := range secrets {
+			data[k] = v
+		}
+		env.write("config/x", data)
+	}
+}
