@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Limits on operator input: generous for any real vendor, small enough that
@@ -232,6 +234,9 @@ func validateEndpoint(field, raw string) error {
 	if u.User != nil {
 		return fieldErr(field, "must not carry credentials; use client_id/client_secret")
 	}
+	if err := asciiHost(field, u.Hostname()); err != nil {
+		return err
+	}
 	if u.Fragment != "" {
 		return fieldErr(field, "must not have a fragment")
 	}
@@ -253,6 +258,20 @@ func validateEndpoint(field, raw string) error {
 	default:
 		return fieldErr(field, "scheme %s is not https", quote(u.Scheme))
 	}
+}
+
+// asciiHost refuses a host name that is not ASCII. The transport dials
+// its IDNA form (xn--...), which neither reads like what was written nor
+// is what Unicode case rules make of it ("İdp" lower-cases to "idp"): the
+// operator writes, and every rule compares, the name that is dialled.
+func asciiHost(field, host string) error {
+	if isASCII(host) {
+		return nil
+	}
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		return fieldErr(field, "host %s is not ASCII: write the name that is dialled, %s (IDNA, RFC 5891)", quote(host), quote(a))
+	}
+	return fieldErr(field, "host %s is not ASCII nor a valid internationalised name (RFC 5891)", quote(host))
 }
 
 func isLoopback(host string) bool {

@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/net/idna"
 )
 
 // verifyWrite runs the grant with the config about to be stored, as the
@@ -156,5 +158,42 @@ func origin(raw string) string {
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+	return strings.ToLower(u.Scheme) + "://" + dialledHost(u.Hostname()) + ":" + port
+}
+
+// dialledHost is host as net/http dials it (its idnaASCII: an ASCII name
+// as written, any other through IDNA's Lookup profile, RFC 5891), with
+// ASCII letters lower-cased (DNS compares only those case-insensitively,
+// RFC 4343). Unicode lower-casing would make U+0130 an ASCII "i" while
+// the transport dials "xn--idp-8dc...", another domain: compared that way,
+// a write could move the secrets to it as if it were the same host.
+func dialledHost(host string) string {
+	if !isASCII(host) {
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return host // net/http dials it as written; so is it compared
+		}
+		host = a
+	}
+	return asciiLower(host)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower lower-cases A-Z only, keeping every byte's place.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
