@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"encoding/base64"
+	"errors"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -380,4 +381,37 @@ func TestRedactorLazyAndSmall(t *testing.T) {
 		t.Fatalf("%d bytes of tables for one config", size)
 	}
 	t.Logf("%d bytes of tables, %d variants, %d tokens, %d runs", size, len(red.m.variants), len(red.m.tokens), len(red.m.runs))
+}
+
+// TestHostTextMatchesAnyCase: host names reach error text lower-cased (an
+// x509 error lists the names the vendor's certificate is valid for), so a
+// secret there escapes String's exact match (issue 17.3). HostText, which
+// transportError uses, cuts each long run of a secret in any case, and
+// leaves ordinary host names alone.
+func TestHostTextMatchesAnyCase(t *testing.T) {
+	const secret = "SecretIn+HostName42"
+	red := newRedactor(&vendorConfig{ClientSecret: secret})
+	text := `Post "https://idp.example.com/token": tls: failed to verify certificate: x509: certificate is valid for ` +
+		`secretin.hostname42.evil.example, SECRETIN.example, not idp.example.com`
+	if out := red.String(text); !strings.Contains(out, "hostname42") {
+		t.Fatalf("String cut a lower-cased run (%q): the case is then not what this test shows", out)
+	}
+	out := red.HostText(text)
+	low := strings.ToLower(out)
+	for _, run := range []string{"secretin", "hostname42"} {
+		if strings.Contains(low, run) {
+			t.Fatalf("HostText left %q in %q", run, out)
+		}
+	}
+	if !strings.Contains(out, "idp.example.com") || !strings.Contains(out, "evil.example") {
+		t.Fatalf("HostText cut more than the secret's runs: %q", out)
+	}
+	coded := transportError("x", errors.New(text), red)
+	if low := strings.ToLower(coded.Error()); strings.Contains(low, "hostname42") || strings.Contains(low, "secretin") {
+		t.Fatalf("transportError quotes the secret's runs in another case: %q", coded.Error())
+	}
+	// Short runs ("42") and secrets without long runs are left to String.
+	if out := newRedactor(&vendorConfig{ClientSecret: "ab+cd"}).HostText("AB.example CD"); out != "AB.example CD" {
+		t.Fatalf("a short secret's letters were cut from host text: %q", out)
+	}
 }

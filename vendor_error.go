@@ -43,8 +43,10 @@ func transportError(name string, err error, red *redactor) error {
 		return logical.CodedError(http.StatusGatewayTimeout,
 			fmt.Sprintf("vendor config %q: token endpoint did not answer in time", name))
 	}
+	// The text may name hosts the vendor chose (a certificate's names in
+	// an x509 error), which are lower-cased: HostText matches any case.
 	return logical.CodedError(http.StatusBadGateway,
-		fmt.Sprintf("vendor config %q: token request failed: %s", name, red.String(err.Error())))
+		fmt.Sprintf("vendor config %q: token request failed: %s", name, red.HostText(err.Error())))
 }
 
 // vendorErrorDetail extracts the vendor's own explanation from an error body:

@@ -154,6 +154,10 @@ func origin(raw string) string {
 	if err != nil {
 		return raw
 	}
+	return originOf(u)
+}
+
+func originOf(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
