@@ -2,9 +2,9 @@ package oauthvendor
 
 import (
 	"encoding/base64"
-	"errors"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/url"
