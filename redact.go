@@ -350,6 +350,33 @@ func cutFold(s, lower string) string {
 	return b.String()
 }
 
+// sharesFragment reports whether s holds any piece of a secret of
+// minFragment bytes, or a whole shorter secret, ASCII case folded: a
+// stricter test than String's, for a short text shown verbatim beside a
+// withheld message.
+func (r *redactor) sharesFragment(s string) bool {
+	if r == nil {
+		return false
+	}
+	r.load()
+	low := asciiLower(s)
+	for _, secret := range r.secrets {
+		sec := asciiLower(secret)
+		if len(sec) < minFragment {
+			if strings.Contains(low, sec) {
+				return true
+			}
+			continue
+		}
+		for i := 0; i+minFragment <= len(low); i++ {
+			if strings.Contains(sec, low[i:i+minFragment]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func containsAny(s string, needles []string) bool {
 	for _, n := range needles {
 		if strings.Contains(s, n) {

@@ -415,3 +415,42 @@ func TestHostTextMatchesAnyCase(t *testing.T) {
 		t.Fatalf("a short secret's letters were cut from host text: %q", out)
 	}
 }
+
+// TestWithheldDescriptionKeepsTheOAuthError: a description withheld
+// because a run of the secret is an ordinary word in it ("authentication")
+// hid invalid_client too, so a wrong secret looked like anything else
+// (issue 17.9). The code is named when registered, or a short token of
+// letters and underscores sharing no fragment with a secret.
+func TestWithheldDescriptionKeepsTheOAuthError(t *testing.T) {
+	const secret = "q7+authentication+Zx"
+	red := newRedactor(&vendorConfig{ClientID: "cid", ClientSecret: secret})
+	desc := `,"error_description":"Client authentication failed"}`
+	cases := []struct{ code, want string }{
+		{"invalid_client", "invalid_client: " + withheld},
+		{"slow_down", "slow_down: " + withheld},         // RFC 8628 3.5
+		{"invalid_target", "invalid_target: " + withheld}, // RFC 8693 2.2.2
+		{"account_locked", "account_locked: " + withheld}, // a vendor's own
+		{"AUTHENTICATION_error", withheld},                // holds a run of the secret, in another case
+		{"thentic_failure", withheld},                     // holds a fragment of one
+		{"bad client", withheld},                          // not a token
+		{strings.Repeat("x", maxCodeLen+1), withheld},     // not short
+	}
+	for _, c := range cases {
+		got := vendorErrorDetail([]byte(`{"error":"`+c.code+`"`+desc), red)
+		if got != c.want {
+			t.Errorf("error %q: %q, want %q", c.code, got, c.want)
+		}
+	}
+	// Through a grant: the operator reads the status and the code.
+	env := newFakeEnv(t)
+	cfg := fakeVendorConfig("x", secret)
+	env.write("config/x", cfg)
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client", desc: "Client authentication failed"})
+	err := env.readErr("x")
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401: invalid_client: "+withheld) {
+		t.Fatalf("read: %v, want HTTP 401 and invalid_client beside the withheld description", err)
+	}
+	if st := env.status("x"); !strings.Contains(st["last_error"].(string), "invalid_client") {
+		t.Fatalf("status: %v, want invalid_client", st)
+	}
+}
