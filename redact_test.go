@@ -427,7 +427,7 @@ func TestWithheldDescriptionKeepsTheOAuthError(t *testing.T) {
 	desc := `,"error_description":"Client authentication failed"}`
 	cases := []struct{ code, want string }{
 		{"invalid_client", "invalid_client: " + withheld},
-		{"slow_down", "slow_down: " + withheld},         // RFC 8628 3.5
+		{"slow_down", "slow_down: " + withheld},           // RFC 8628 3.5
 		{"invalid_target", "invalid_target: " + withheld}, // RFC 8693 2.2.2
 		{"account_locked", "account_locked: " + withheld}, // a vendor's own
 		{"AUTHENTICATION_error", withheld},                // holds a run of the secret, in another case
