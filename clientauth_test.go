@@ -329,6 +329,16 @@ func TestClientAuthValidation(t *testing.T) {
 		{"key in tls_client_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "tls_client_cert": rsaCert + good, "tls_client_key": good},
 			`tls_client_cert: has a "PRIVATE KEY" PEM block`},
 		{"key in certificate", base(map[string]interface{}{"private_key": good, "certificate": rsaCert + good}), `certificate: has a "PRIVATE KEY" PEM block`},
+		// certificate is readable whatever client_auth is: a bundle is
+		// refused under body, basic and tls_client_auth too (issue 17.2).
+		{"key in certificate, client_auth body", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "certificate": rsaCert + good},
+			`certificate: has a "PRIVATE KEY" PEM block`},
+		{"key in certificate, client_auth basic", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "client_auth": "basic", "certificate": good + rsaCert},
+			`certificate: has a "PRIVATE KEY" PEM block`},
+		{"key in certificate, client_auth tls_client_auth", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_auth": "tls_client_auth", "tls_client_cert": rsaCert, "tls_client_key": good, "certificate": rsaCert + good},
+			`certificate: has a "PRIVATE KEY" PEM block`},
+		{"text in certificate, client_auth body", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "certificate": "not a certificate"},
+			"certificate: holds text outside PEM blocks"},
 		{"key in ca_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "ca_cert": rsaCert + good}, `ca_cert: has a "PRIVATE KEY" PEM block`},
 		{"bare base64 in ca_cert", map[string]interface{}{"token_url": "https://127.0.0.1/v/token", "client_id": "c", "client_secret": "s", "ca_cert": "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n" + rsaCert}, "ca_cert: holds text outside PEM blocks"},
 		{"audience off host", base(map[string]interface{}{"assertion_audience": "https://other.example/token"}), "assertion_audience: \"https://other.example/token\" is not on the token endpoint's host"},

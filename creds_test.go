@@ -220,3 +220,29 @@ func TestConfigChangeDropsCache(t *testing.T) {
 		t.Fatal("delete left the cached token in storage")
 	}
 }
+
+// TestAPIKeyInCredsNeedsTheKey: api_key_in_creds=true written alone would
+// make every creds read return an api_key its writer never knew (issue
+// 17.2). Turning it on takes api_key in the same write.
+func TestAPIKeyInCredsNeedsTheKey(t *testing.T) {
+	env := newSimEnv(t)
+	env.configure(vendorsim.AlphaSense, nil)
+	key := vendorsim.DefaultCredentials(vendorsim.AlphaSense).APIKey
+	resp, err := env.do(logical.UpdateOperation, "config/alphasense", map[string]interface{}{"api_key_in_creds": true})
+	if err != nil || resp == nil || !resp.IsError() {
+		t.Fatalf("api_key_in_creds=true alone: %v %v, want a 400", resp, err)
+	}
+	if msg := resp.Error().Error(); !strings.HasPrefix(msg, "api_key_in_creds:") || !strings.Contains(msg, "give api_key") || strings.Contains(msg, key) {
+		t.Fatalf("refusal says %q: want api_key_in_creds, asking for api_key, never the key", msg)
+	}
+	if got := env.read("creds/alphasense").Data["api_key"]; got != nil {
+		t.Fatalf("after a refused write creds returns api_key %v", got)
+	}
+	// Turning it off, or writing other fields while it is on, needs no key.
+	env.write("config/alphasense", map[string]interface{}{"api_key_in_creds": true, "api_key": key})
+	if got := env.read("creds/alphasense").Data["api_key"]; got != key {
+		t.Fatalf("with the key given, creds api_key = %v", got)
+	}
+	env.write("config/alphasense", map[string]interface{}{"max_ttl": 600})
+	env.write("config/alphasense", map[string]interface{}{"api_key_in_creds": false})
+}

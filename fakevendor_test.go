@@ -48,6 +48,7 @@ type vendorMode struct {
 	transit    time.Duration // fake time that passes before the answer arrives
 	hold       bool          // wait for release (or the request's context) first
 	echo       bool          // with status: error_description quotes the request (body and headers)
+	desc       string        // with status: error_description, when not echo
 }
 
 // issuedToken is what the vendor knows of a token it minted.
@@ -182,6 +183,9 @@ func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at tim
 			code = "server_error"
 		}
 		doc := map[string]interface{}{"error": code}
+		if m.desc != "" {
+			doc["error_description"] = m.desc
+		}
 		if m.echo {
 			headers, _ := json.Marshal(req.Header)
 			doc["error_description"] = "bad request: " + body + " headers " + string(headers)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -119,8 +121,8 @@ func (c *connection) readError(ctx context.Context, status int, err error) error
 func (c *connection) interpret(resp *http.Response, body []byte, sentAt, arrived time.Time) (*cachedToken, *grantFailure) {
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, transient(vendorStatusError(c.name, resp.StatusCode, c.red.String(
-			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectHost(resp)))))
+		return nil, transient(vendorStatusError(c.name, resp.StatusCode,
+			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectTarget(resp, c.cfg.TokenURL))))
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		return nil, c.statusFailure(resp, body)
 	}
@@ -147,12 +149,28 @@ func (c *connection) interpret(resp *http.Response, body []byte, sentAt, arrived
 	return tok, nil
 }
 
-func redirectHost(resp *http.Response) string {
+// redirectTarget says where a redirect points relative to token_url,
+// never quoting the target's host, path or query: all three are the
+// vendor's (or an attacker's) text, and a host name is lower-cased, so a
+// secret echoed in it escapes a case-sensitive redactor. The scheme is
+// named only when it is http or https, the port only when it is one.
+func redirectTarget(resp *http.Response, tokenURL string) string {
 	loc, err := resp.Location()
-	if err != nil {
-		return "an unreadable location"
+	switch {
+	case err != nil || loc.Host == "":
+		return "no usable Location"
+	case loc.Scheme != "http" && loc.Scheme != "https":
+		return "another scheme"
 	}
-	return loc.Scheme + "://" + loc.Host
+	to := originOf(loc)
+	if to == origin(tokenURL) {
+		return "another path on token_url's host"
+	}
+	port := to[strings.LastIndexByte(to, ':')+1:]
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		port = "invalid"
+	}
+	return fmt.Sprintf("another host or port (%s, port %s)", loc.Scheme, port)
 }
 
 // redacted: every string that reaches an error passes the redactor, even

@@ -79,6 +79,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := secretsFollowHost(old, cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	if err := apiKeyStaysUnread(old, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	if err := audienceFollowsHost(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}

@@ -308,6 +308,75 @@ func (r *redactor) String(s string) string {
 	return out
 }
 
+// HostText is String for text that may hold host names, which DNS and
+// the x509 and url packages lower-case: a vendor's certificate valid for
+// "<secret, lower-cased>.example" or a Location pointing there would pass
+// String's case-sensitive match. Past String, each long run of a secret
+// is cut out whatever the case of its ASCII letters (runs shorter than
+// minFragment are not looked for: they would match ordinary names).
+func (r *redactor) HostText(s string) string {
+	if r == nil {
+		return s
+	}
+	out := r.String(s)
+	if len(r.secrets) == 0 { // String loaded them
+		return out
+	}
+	for _, run := range r.matcher().runs {
+		out = cutFold(out, asciiLower(run))
+	}
+	return out
+}
+
+// cutFold replaces each occurrence of lower (ASCII lower-case) in s,
+// compared with ASCII letters folded; asciiLower keeps byte offsets, so
+// what is found in the folded copy is cut from s itself.
+func cutFold(s, lower string) string {
+	folded := asciiLower(s)
+	if !strings.Contains(folded, lower) {
+		return s
+	}
+	var b strings.Builder
+	done := 0
+	for i := strings.Index(folded, lower); i >= 0; {
+		b.WriteString(s[done:i])
+		b.WriteString(redacted)
+		done = i + len(lower)
+		if i = strings.Index(folded[done:], lower); i >= 0 {
+			i += done
+		}
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// sharesFragment reports whether s holds any piece of a secret of
+// minFragment bytes, or a whole shorter secret, ASCII case folded: a
+// stricter test than String's, for a short text shown verbatim beside a
+// withheld message.
+func (r *redactor) sharesFragment(s string) bool {
+	if r == nil {
+		return false
+	}
+	r.load()
+	low := asciiLower(s)
+	for _, secret := range r.secrets {
+		sec := asciiLower(secret)
+		if len(sec) < minFragment {
+			if strings.Contains(low, sec) {
+				return true
+			}
+			continue
+		}
+		for i := 0; i+minFragment <= len(low); i++ {
+			if strings.Contains(sec, low[i:i+minFragment]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func containsAny(s string, needles []string) bool {
 	for _, n := range needles {
 		if strings.Contains(s, n) {

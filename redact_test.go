@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/url"
@@ -380,4 +381,76 @@ func TestRedactorLazyAndSmall(t *testing.T) {
 		t.Fatalf("%d bytes of tables for one config", size)
 	}
 	t.Logf("%d bytes of tables, %d variants, %d tokens, %d runs", size, len(red.m.variants), len(red.m.tokens), len(red.m.runs))
+}
+
+// TestHostTextMatchesAnyCase: host names reach error text lower-cased (an
+// x509 error lists the names the vendor's certificate is valid for), so a
+// secret there escapes String's exact match (issue 17.3). HostText, which
+// transportError uses, cuts each long run of a secret in any case, and
+// leaves ordinary host names alone.
+func TestHostTextMatchesAnyCase(t *testing.T) {
+	const secret = "SecretIn+HostName42"
+	red := newRedactor(&vendorConfig{ClientSecret: secret})
+	text := `Post "https://idp.example.com/token": tls: failed to verify certificate: x509: certificate is valid for ` +
+		`secretin.hostname42.evil.example, SECRETIN.example, not idp.example.com`
+	if out := red.String(text); !strings.Contains(out, "hostname42") {
+		t.Fatalf("String cut a lower-cased run (%q): the case is then not what this test shows", out)
+	}
+	out := red.HostText(text)
+	low := strings.ToLower(out)
+	for _, run := range []string{"secretin", "hostname42"} {
+		if strings.Contains(low, run) {
+			t.Fatalf("HostText left %q in %q", run, out)
+		}
+	}
+	if !strings.Contains(out, "idp.example.com") || !strings.Contains(out, "evil.example") {
+		t.Fatalf("HostText cut more than the secret's runs: %q", out)
+	}
+	coded := transportError("x", errors.New(text), red)
+	if low := strings.ToLower(coded.Error()); strings.Contains(low, "hostname42") || strings.Contains(low, "secretin") {
+		t.Fatalf("transportError quotes the secret's runs in another case: %q", coded.Error())
+	}
+	// Short runs ("42") and secrets without long runs are left to String.
+	if out := newRedactor(&vendorConfig{ClientSecret: "ab+cd"}).HostText("AB.example CD"); out != "AB.example CD" {
+		t.Fatalf("a short secret's letters were cut from host text: %q", out)
+	}
+}
+
+// TestWithheldDescriptionKeepsTheOAuthError: a description withheld
+// because a run of the secret is an ordinary word in it ("authentication")
+// hid invalid_client too, so a wrong secret looked like anything else
+// (issue 17.9). The code is named when registered, or a short token of
+// letters and underscores sharing no fragment with a secret.
+func TestWithheldDescriptionKeepsTheOAuthError(t *testing.T) {
+	const secret = "q7+authentication+Zx"
+	red := newRedactor(&vendorConfig{ClientID: "cid", ClientSecret: secret})
+	desc := `,"error_description":"Client authentication failed"}`
+	cases := []struct{ code, want string }{
+		{"invalid_client", "invalid_client: " + withheld},
+		{"slow_down", "slow_down: " + withheld},           // RFC 8628 3.5
+		{"invalid_target", "invalid_target: " + withheld}, // RFC 8693 2.2.2
+		{"account_locked", "account_locked: " + withheld}, // a vendor's own
+		{"AUTHENTICATION_error", withheld},                // holds a run of the secret, in another case
+		{"thentic_failure", withheld},                     // holds a fragment of one
+		{"bad client", withheld},                          // not a token
+		{strings.Repeat("x", maxCodeLen+1), withheld},     // not short
+	}
+	for _, c := range cases {
+		got := vendorErrorDetail([]byte(`{"error":"`+c.code+`"`+desc), red)
+		if got != c.want {
+			t.Errorf("error %q: %q, want %q", c.code, got, c.want)
+		}
+	}
+	// Through a grant: the operator reads the status and the code.
+	env := newFakeEnv(t)
+	cfg := fakeVendorConfig("x", secret)
+	env.write("config/x", cfg)
+	env.vendor.setMode("x", vendorMode{status: 401, oauthError: "invalid_client", desc: "Client authentication failed"})
+	err := env.readErr("x")
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401: invalid_client: "+withheld) {
+		t.Fatalf("read: %v, want HTTP 401 and invalid_client beside the withheld description", err)
+	}
+	if st := env.status("x"); !strings.Contains(st["last_error"].(string), "invalid_client") {
+		t.Fatalf("status: %v, want invalid_client", st)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Limits on operator input: generous for any real vendor, small enough that
@@ -156,7 +158,7 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateParams(eff) },
 		func() error { return validateScopes(eff.Scopes) },
 		func() error { return validateResponseFields(eff) },
-		func() error { return validateCACert(eff.CACert) },
+		func() error { return validateReadablePEM(eff) },
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -232,6 +234,9 @@ func validateEndpoint(field, raw string) error {
 	if u.User != nil {
 		return fieldErr(field, "must not carry credentials; use client_id/client_secret")
 	}
+	if err := asciiHost(field, u.Hostname()); err != nil {
+		return err
+	}
 	if u.Fragment != "" {
 		return fieldErr(field, "must not have a fragment")
 	}
@@ -253,6 +258,20 @@ func validateEndpoint(field, raw string) error {
 	default:
 		return fieldErr(field, "scheme %s is not https", quote(u.Scheme))
 	}
+}
+
+// asciiHost refuses a host name that is not ASCII. The transport dials
+// its IDNA form (xn--...), which neither reads like what was written nor
+// is what Unicode case rules make of it ("İdp" lower-cases to "idp"): the
+// operator writes, and every rule compares, the name that is dialled.
+func asciiHost(field, host string) error {
+	if isASCII(host) {
+		return nil
+	}
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		return fieldErr(field, "host %s is not ASCII: write the name that is dialled, %s (IDNA, RFC 5891)", quote(host), quote(a))
+	}
+	return fieldErr(field, "host %s is not ASCII nor a valid internationalised name (RFC 5891)", quote(host))
 }
 
 func isLoopback(host string) bool {
@@ -409,6 +428,22 @@ func validateHeaders(c *vendorConfig) error {
 	return nil
 }
 
+// sameHeaderTwice: header names are case-insensitive (RFC 9110 5.1), so
+// "X-Key" and "x-key" in one map are one header, and which value goes on
+// the wire would depend on map order, changing from grant to grant.
+func sameHeaderTwice(field string, h map[string]string) error {
+	names := sortedKeys(h)
+	seen := make(map[string]string, len(names))
+	for _, name := range names {
+		canon := http.CanonicalHeaderKey(name)
+		if first, ok := seen[canon]; ok {
+			return fieldErr(field, "%s and %s are one header (names are case-insensitive, RFC 9110 5.1); give it once", quote(first), quote(name))
+		}
+		seen[canon] = name
+	}
+	return nil
+}
+
 func validateHeaderMap(field string, h map[string]string, c *vendorConfig) error {
 	if len(h) > maxPairs {
 		return fieldErr(field, "more than %d headers", maxPairs)
@@ -435,7 +470,8 @@ func validateHeaderMap(field string, h map[string]string, c *vendorConfig) error
 			return fieldErr(field, "value of %s is longer than %d bytes", quote(name), maxStringLen)
 		}
 	}
-	return nil
+	// After the names are known to be valid: a refused name is never quoted.
+	return sameHeaderTwice(field, h)
 }
 
 // validateParams checks params and secret_params, and that no parameter
@@ -491,6 +527,24 @@ func validateResponseFields(c *vendorConfig) error {
 	for field, v := range map[string]string{"token_field": c.TokenField, "expires_in_field": c.ExpiresInField, "token_type_field": c.TokenTypeField} {
 		if strings.TrimSpace(v) != v || strings.ContainsAny(v, "\r\n\x00") {
 			return fieldErr(field, "%s has whitespace or control characters", quote(v))
+		}
+	}
+	return nil
+}
+
+// validateReadablePEM holds every PEM field a read shows to CERTIFICATE
+// blocks at every write, whatever client_auth is: certificate is used
+// only by private_key_jwt, but a key pasted with it under any other
+// client_auth would be stored as written and shown by every read.
+func validateReadablePEM(c *vendorConfig) error {
+	for _, f := range []struct{ field, text string }{
+		{"ca_cert", c.CACert}, {"certificate", c.Certificate}, {"tls_client_cert", c.TLSClientCert},
+	} {
+		if f.text == "" {
+			continue
+		}
+		if _, err := certificatesOnly(f.text); err != nil {
+			return fieldErr(f.field, "%s", err.Error())
 		}
 	}
 	return nil

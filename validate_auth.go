@@ -161,6 +161,11 @@ func validateAudience(aud string) error {
 	if hasCTL(aud) {
 		return fieldErr("assertion_audience", "has a control character")
 	}
+	// An audience need not be a URL (RFC 7523 3 allows the issuer
+	// identifier); one that is names its host as token_url does.
+	if u, err := url.Parse(aud); err == nil && u.Host != "" {
+		return asciiHost("assertion_audience", u.Hostname())
+	}
 	return nil
 }
 

@@ -245,3 +245,49 @@ func TestConversionGuardNeverQuotesTheValue(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderNamesDifferingInCaseAreOneHeader: two names differing only in
+// case are one header on the wire (RFC 9110 5.1); which value was sent
+// varied with map order. Refused in headers, in secret_headers, across
+// them, and against api_key_header, naming the field and both spellings.
+func TestHeaderNamesDifferingInCaseAreOneHeader(t *testing.T) {
+	cases := []struct {
+		name  string
+		patch map[string]interface{}
+		field string
+		says  []string
+	}{
+		{"headers", map[string]interface{}{"headers": map[string]interface{}{"X-Partner": "hv-VALUE-1", "x-partner": "hv-VALUE-2"}},
+			"headers", []string{`"X-Partner"`, `"x-partner"`, "case-insensitive"}},
+		{"secret_headers", map[string]interface{}{"secret_headers": map[string]interface{}{"X-Partner-Key": "sv-VALUE-1", "X-PARTNER-KEY": "sv-VALUE-2"}},
+			"secret_headers", []string{`"X-PARTNER-KEY"`, `"X-Partner-Key"`, "case-insensitive"}},
+		{"across", map[string]interface{}{"headers": map[string]interface{}{"X-Tenant": "hv-VALUE-1"}, "secret_headers": map[string]interface{}{"x-tenant": "sv-VALUE-2"}},
+			"secret_headers", []string{`"x-tenant"`, "also in headers"}},
+		{"api_key_header", map[string]interface{}{"api_key": "ak-VALUE-1", "api_key_header": "X-Key", "secret_headers": map[string]interface{}{"x-KEY": "sv-VALUE-2"}},
+			"secret_headers", []string{`"x-KEY"`, "api_key_header"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			data := patchedConfig(c.patch)
+			resp, err := env.do(logical.CreateOperation, "config/dup", data)
+			if err != nil || resp == nil || !resp.IsError() {
+				t.Fatalf("accepted: %v %v", resp, err)
+			}
+			msg := resp.Error().Error()
+			if !strings.HasPrefix(msg, c.field+":") {
+				t.Fatalf("%q does not name %s", msg, c.field)
+			}
+			for _, s := range c.says {
+				if !strings.Contains(msg, s) {
+					t.Errorf("%q does not say %s", msg, s)
+				}
+			}
+			for _, v := range echoForbidden(data) {
+				if strings.Contains(msg, v) {
+					t.Errorf("%q echoes %q", msg, v)
+				}
+			}
+		})
+	}
+}

@@ -43,8 +43,10 @@ func transportError(name string, err error, red *redactor) error {
 		return logical.CodedError(http.StatusGatewayTimeout,
 			fmt.Sprintf("vendor config %q: token endpoint did not answer in time", name))
 	}
+	// The text may name hosts the vendor chose (a certificate's names in
+	// an x509 error), which are lower-cased: HostText matches any case.
 	return logical.CodedError(http.StatusBadGateway,
-		fmt.Sprintf("vendor config %q: token request failed: %s", name, red.String(err.Error())))
+		fmt.Sprintf("vendor config %q: token request failed: %s", name, red.HostText(err.Error())))
 }
 
 // vendorErrorDetail extracts the vendor's own explanation from an error body:
@@ -58,10 +60,61 @@ func vendorErrorDetail(body []byte, red *redactor) string {
 	}
 	for _, extract := range []func(map[string]json.RawMessage) string{oauthError, errorsList, plainMessage} {
 		if msg := extract(doc); msg != "" {
-			return clean(red.String(msg))
+			return clean(withCode(red.String(msg), doc, red))
 		}
 	}
 	return "JSON body without an error field"
+}
+
+// withCode: a message withheld whole (a secret's run shows in it, often
+// an ordinary word such as "authentication") would hide the OAuth error
+// too, and the operator could not tell a wrong secret (invalid_client)
+// from anything else. Its error code is put back when it can hold no
+// secret: a registered value, or a short token that shares no fragment
+// with one.
+func withCode(detail string, doc map[string]json.RawMessage, red *redactor) string {
+	if detail != withheld {
+		return detail
+	}
+	var code string
+	if json.Unmarshal(doc["error"], &code) != nil || !nameableCode(code, red) {
+		return detail
+	}
+	return code + ": " + detail
+}
+
+// registeredErrors are the token endpoint's error codes: RFC 6749 5.2,
+// RFC 8628 3.5 (device grant), RFC 8693 2.2.2 (token exchange), and
+// server_error and temporarily_unavailable (RFC 6749 4.1.2.1, which token
+// endpoints answer too). Public words: naming one tells nothing of a
+// secret, even one that happens to contain it.
+var registeredErrors = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true, "unauthorized_client": true,
+	"unsupported_grant_type": true, "invalid_scope": true,
+	"authorization_pending": true, "slow_down": true, "access_denied": true, "expired_token": true,
+	"invalid_target": true,
+	"server_error":   true, "temporarily_unavailable": true,
+}
+
+// maxCodeLen bounds an unregistered code that may be named: a vendor's
+// own (invalid_credentials, account_locked), not a sentence.
+const maxCodeLen = 40
+
+// nameableCode: registered, or letters and underscores only, short, and
+// sharing no fragment with a secret in any case.
+func nameableCode(code string, red *redactor) bool {
+	if registeredErrors[code] {
+		return true
+	}
+	if code == "" || len(code) > maxCodeLen {
+		return false
+	}
+	for _, c := range code {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && c != '_' {
+			return false
+		}
+	}
+	return !red.sharesFragment(code)
 }
 
 func oauthError(doc map[string]json.RawMessage) string {

@@ -1,6 +1,7 @@
 package oauthvendor
 
 import (
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
@@ -107,7 +108,7 @@ func TestBadVendorAnswers(t *testing.T) {
 		{"expires_in absurd", vendorsim.Knobs{Fault: vendorsim.FaultExpiresIn, ExpiresInRaw: "1e300"}, 502, "more than 10 years"},
 		{"expires_in non-numeric", vendorsim.Knobs{Fault: vendorsim.FaultExpiresIn, ExpiresInRaw: `"soon"`}, 502, "not a number of seconds"},
 		{"8 MiB body", vendorsim.Knobs{Fault: vendorsim.FaultHuge}, 502, "larger than 1 MiB"},
-		{"redirect to another host", vendorsim.Knobs{Fault: vendorsim.FaultRedirect}, 502, "redirect to https://redirect.invalid not followed"},
+		{"redirect to another host", vendorsim.Knobs{Fault: vendorsim.FaultRedirect}, 502, "redirect to another host or port (https, port 443) not followed"},
 		{"vendor never answers", vendorsim.Knobs{Fault: vendorsim.FaultHang}, 504, "did not answer in time"},
 		{"400 not retried", vendorsim.Knobs{Fault: vendorsim.FaultStatus, Status: 400}, 502, "HTTP 400"},
 	}
@@ -230,8 +231,10 @@ func TestRedirectNeverResendsCredentials(t *testing.T) {
 	env.configure(vendorsim.AgentSync, nil)
 	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Fault: vendorsim.FaultRedirect, RedirectTo: other.URL + "/steal"})
 	err := env.readErr(vendorsim.AgentSync)
-	if codedStatus(err) != 502 || !strings.Contains(err.Error(), "HTTP 307") || !strings.Contains(err.Error(), other.URL) {
-		t.Fatalf("redirect: %v", err)
+	port := other.URL[strings.LastIndexByte(other.URL, ':')+1:]
+	if codedStatus(err) != 502 || !strings.Contains(err.Error(), "HTTP 307") || !strings.Contains(err.Error(), "another host or port (http, port "+port+")") ||
+		strings.Contains(err.Error(), other.URL) || strings.Contains(err.Error(), "steal") {
+		t.Fatalf("redirect: %v, want the 307, scheme and port, never the target URL", err)
 	}
 	if hits.Load() != 0 {
 		t.Fatalf("the other host got %d requests", hits.Load())
@@ -260,5 +263,34 @@ func TestFailedRefreshCoolsDown(t *testing.T) {
 	resp := env.read("creds/agentsync")
 	if resp.Data["access_token"] == valid || len(resp.Warnings) != 0 || env.tokenRequests(vendorsim.AgentSync) != 3 {
 		t.Fatalf("after the cooldown the vendor was not asked again: %v", resp.Warnings)
+	}
+}
+
+// TestRedirectQuotesNoHost: a vendor that puts the client secret in a
+// redirect's host name has it lower-cased, past a case-sensitive
+// redactor (issue 17.3). No part of the target's host, path or query
+// reaches the error, status/<name> or the log, in any case.
+func TestRedirectQuotesNoHost(t *testing.T) {
+	const secret = "SecretInHostName42"
+	for to, says := range map[string]string{
+		"https://" + strings.ToLower(secret) + ".evil.example/steal?c=" + strings.ToLower(secret): "another host or port (https, port 443)",
+		"/" + strings.ToLower(secret) + "/steal?c=" + secret:                                      "another path on token_url's host",
+		"https://evil.example:8443/steal":                                                         "another host or port (https, port 8443)",
+		"ftp://evil.example/steal":                                                                "another scheme",
+	} {
+		env := newSimEnv(t)
+		env.configure(vendorsim.AgentSync, map[string]interface{}{"client_secret": secret})
+		env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Fault: vendorsim.FaultRedirect, RedirectTo: to})
+		err := env.readErr(vendorsim.AgentSync)
+		st, _ := json.Marshal(env.read("status/" + vendorsim.AgentSync).Data)
+		for where, text := range map[string]string{"error": err.Error(), "status": string(st), "log": env.logs.String()} {
+			low := strings.ToLower(text)
+			if strings.Contains(low, strings.ToLower(secret)) || strings.Contains(low, "evil") || strings.Contains(low, "steal") {
+				t.Fatalf("redirect to %s: the %s quotes the target: %s", to, where, text)
+			}
+		}
+		if !strings.Contains(err.Error(), "HTTP 307: redirect to "+says+" not followed") {
+			t.Fatalf("redirect to %s: %v, want the 307 and %q", to, err, says)
+		}
 	}
 }

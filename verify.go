@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+	"golang.org/x/net/idna"
 )
 
 // verifyWrite runs the grant with the config about to be stored, as the
@@ -47,15 +49,18 @@ func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name strin
 }
 
 // secretsFollowHost: stored write-only values were given for one token
-// endpoint; a write that moves it to another scheme, host or port must give
-// them again, so that whoever may write configs but never knew the secrets
-// cannot have them sent to a host of their choosing.
+// endpoint, reached over one TLS trust; a write that moves it to another
+// scheme, host or port, or changes whom TLS trusts (ca_cert) or what it
+// presents (tls_client_cert), must give them again, so that whoever may
+// write configs but never knew the secrets cannot have them sent to a host
+// of their choosing. A writer who also controls DNS or the path needs no
+// new host: a ca_cert of their own makes their server the token endpoint.
 func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 	if old == nil {
 		return nil
 	}
-	from, to := origin(old.effective().TokenURL), origin(cur.effective().TokenURL)
-	if from == to {
+	field, change := endpointChange(old, cur, d)
+	if field == "" {
 		return nil
 	}
 	var missing []string
@@ -68,12 +73,55 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 		return nil
 	}
 	sort.Strings(missing)
-	field := "token_url"
-	if _, ok := d.GetOk("token_url"); !ok && cur.TokenURLDiscovered {
-		field = "issuer" // discovery moved it
+	return fieldErr(field, "%s: give %s again in the same write (stored secrets are only sent to the endpoint they were written for)",
+		change, strings.Join(missing, ", "))
+}
+
+// endpointChange names the field of a write that changes where, or over
+// which TLS, the token request goes, and how; "" when none does.
+func endpointChange(old, cur *vendorConfig, d *framework.FieldData) (field, change string) {
+	oldEff, curEff := old.effective(), cur.effective()
+	if from, to := origin(oldEff.TokenURL), origin(curEff.TokenURL); from != to {
+		field = "token_url"
+		if _, ok := d.GetOk("token_url"); !ok && cur.TokenURLDiscovered {
+			field = "issuer" // discovery moved it
+		}
+		return field, fmt.Sprintf("moves the token endpoint from %s to %s", from, to)
 	}
-	return fieldErr(field, "moves the token endpoint from %s to %s: give %s again in the same write (stored secrets are only sent to the host they were written for)",
-		from, to, strings.Join(missing, ", "))
+	if pemIdentity(oldEff.CACert) != pemIdentity(curEff.CACert) {
+		return "ca_cert", "changes the CA the token endpoint's certificate is checked against"
+	}
+	if pemIdentity(oldEff.TLSClientCert) != pemIdentity(curEff.TLSClientCert) {
+		return "tls_client_cert", "changes the client certificate presented to the token endpoint"
+	}
+	return "", ""
+}
+
+// pemIdentity is what a PEM field means, its certificates' DER, so that
+// the same certificates pasted with other line breaks are no change.
+func pemIdentity(text string) string {
+	certs, err := certificatesOnly(text)
+	if err != nil {
+		return text
+	}
+	var b strings.Builder
+	for _, c := range certs {
+		b.Write(c.Raw)
+	}
+	return b.String()
+}
+
+// apiKeyStaysUnread: api_key_in_creds makes every creds read return the
+// stored api_key. Turning it on is making a write-only value readable, so
+// only a write that gives the key (whoever knows it decides) may do it.
+func apiKeyStaysUnread(old, cur *vendorConfig, d *framework.FieldData) error {
+	if old == nil || old.effective().apiKeyInCreds() || !cur.effective().apiKeyInCreds() || cur.APIKey == "" {
+		return nil
+	}
+	if _, given := d.GetOk("api_key"); given {
+		return nil
+	}
+	return fieldErr("api_key_in_creds", "turning it on makes every creds read return the stored api_key: give api_key again in the same write")
 }
 
 // audienceFollowsHost: a private_key_jwt assertion is good at the server
@@ -106,9 +154,50 @@ func origin(raw string) string {
 	if err != nil {
 		return raw
 	}
+	return originOf(u)
+}
+
+func originOf(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+	return strings.ToLower(u.Scheme) + "://" + dialledHost(u.Hostname()) + ":" + port
+}
+
+// dialledHost is host as net/http dials it (its idnaASCII: an ASCII name
+// as written, any other through IDNA's Lookup profile, RFC 5891), with
+// ASCII letters lower-cased (DNS compares only those case-insensitively,
+// RFC 4343). Unicode lower-casing would make U+0130 an ASCII "i" while
+// the transport dials "xn--idp-8dc...", another domain: compared that way,
+// a write could move the secrets to it as if it were the same host.
+func dialledHost(host string) string {
+	if !isASCII(host) {
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil {
+			return host // net/http dials it as written; so is it compared
+		}
+		host = a
+	}
+	return asciiLower(host)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLower lower-cases A-Z only, keeping every byte's place.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

@@ -179,3 +179,133 @@ func TestSecretsFollowTheirHost(t *testing.T) {
 	env.write("config/x", map[string]interface{}{"token_url": "http://127.0.0.1:80/x/token"})
 	env.write("config/x", map[string]interface{}{"token_url": "http://localhost/x/token", "client_secret": "s2", "secret_headers": map[string]interface{}{"X-Partner-Key": "p2"}})
 }
+
+// TestSecretsFollowTheirTLSTrust: a writer who also controls DNS or the
+// path needs no new host to receive the stored secrets, only a ca_cert of
+// their own (or another client certificate): a change of either is a
+// change of endpoint, and takes the secrets again (issue 17.2).
+func TestSecretsFollowTheirTLSTrust(t *testing.T) {
+	env := newTestEnv(t)
+	caKey, _ := rsaPEM(t, 2048, false)
+	otherCAKey, _ := rsaPEM(t, 2048, false)
+	clientKey, clientKeyPEM := rsaPEM(t, 2048, false)
+	otherClientKey, otherClientKeyPEM := rsaPEM(t, 2048, false)
+	ca, otherCA := selfSigned(t, caKey, "ca"), selfSigned(t, otherCAKey, "attacker ca")
+	cert, otherCert := selfSigned(t, clientKey, "client"), selfSigned(t, otherClientKey, "client")
+	env.write("config/x", map[string]interface{}{
+		"token_url": "https://127.0.0.1/x/token", "client_id": "c", "client_secret": "s-VALUE-1",
+		"secret_params": map[string]interface{}{"partner": "p-VALUE-2"},
+		"ca_cert":       ca, "tls_client_cert": cert, "tls_client_key": clientKeyPEM,
+	})
+	refused := []struct {
+		name, field string
+		data        map[string]interface{}
+	}{
+		{"another ca_cert", "ca_cert", map[string]interface{}{"ca_cert": otherCA}},
+		{"ca_cert dropped", "ca_cert", map[string]interface{}{"ca_cert": ""}},
+		{"another tls_client_cert", "tls_client_cert", map[string]interface{}{"tls_client_cert": otherCert, "tls_client_key": otherClientKeyPEM}},
+	}
+	for _, c := range refused {
+		resp, err := env.do(logical.UpdateOperation, "config/x", c.data)
+		if err != nil || resp == nil || !resp.IsError() {
+			t.Fatalf("%s alone: %v %v, want a 400", c.name, resp, err)
+		}
+		msg := resp.Error().Error()
+		if !strings.HasPrefix(msg, c.field+":") || !strings.Contains(msg, "give client_secret, secret_params again") {
+			t.Fatalf("%s alone: %q, want %s named and the secrets asked for", c.name, msg, c.field)
+		}
+		if strings.Contains(msg, "VALUE") {
+			t.Fatalf("%s alone: %q quotes a secret", c.name, msg)
+		}
+	}
+	if c, _ := loadConfig(context.Background(), env.storage, "x"); c.CACert != ca || c.TLSClientCert != cert {
+		t.Fatal("a refused trust change was stored")
+	}
+	// The same certificate pasted with other white space is no change.
+	env.write("config/x", map[string]interface{}{"ca_cert": "\n" + ca + "\n\n"})
+	// With the secrets, each change is accepted.
+	secrets := map[string]interface{}{"client_secret": "s-VALUE-3", "secret_params": map[string]interface{}{"partner": "p-VALUE-4"}}
+	for _, c := range refused {
+		data := map[string]interface{}{}
+		for k, v := range c.data {
+			data[k] = v
+		}
+		for k, v := range secrets {
+			data[k] = v
+		}
+		env.write("config/x", data)
+	}
+}
+
+// TestSecretsFollowTheirHostInTheDialledForm: Unicode lower-casing turns
+// U+0130 into an ASCII "i", but the transport dials the IDNA form
+// (xn--idp-8dc...), another domain (issue 21.1). Such a host is refused
+// at write, naming the form to write instead; and the host rule compares
+// the dialled form, so a config stored with one does not count as
+// idp.example.com either.
+func TestSecretsFollowTheirHostInTheDialledForm(t *testing.T) {
+	env := newTestEnv(t)
+	env.write("config/x", map[string]interface{}{"token_url": "https://idp.example.com/token", "client_id": "c", "client_secret": "s-VALUE-1"})
+	for field, value := range map[string]string{
+		"token_url":          "https://İdp.example.com/token",
+		"issuer":             "https://İdp.example.com",
+		"assertion_audience": "https://İdp.example.com/token",
+	} {
+		data := map[string]interface{}{field: value}
+		if field == "assertion_audience" {
+			data["client_auth"] = "client_secret_jwt"
+			data["client_secret"] = strings.Repeat("k", 32)
+		}
+		resp, err := env.do(logical.UpdateOperation, "config/x", data)
+		if err != nil || resp == nil || !resp.IsError() {
+			t.Fatalf("%s=%s: %v %v, want a 400", field, value, resp, err)
+		}
+		if msg := resp.Error().Error(); !strings.HasPrefix(msg, field+":") || !strings.Contains(msg, "xn--idp-8dc.example.com") {
+			t.Fatalf("%s=%s: %q, want the field and the dialled name", field, value, msg)
+		}
+	}
+	// Percent-encoded, url.Parse decodes it to the same Unicode host.
+	resp, _ := env.do(logical.UpdateOperation, "config/x", map[string]interface{}{"token_url": "https://%C4%B0dp.example.com/token"})
+	if resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "token_url:") {
+		t.Fatalf("percent-encoded Unicode host: %v, want a 400", resp)
+	}
+	if c, _ := loadConfig(context.Background(), env.storage, "x"); c.TokenURL != "https://idp.example.com/token" {
+		t.Fatalf("a refused write was stored: %s", c.TokenURL)
+	}
+
+	// A config stored before the refusal existed, with the Unicode host:
+	// moving it to idp.example.com is a move, not the same host.
+	old := &vendorConfig{TokenURL: "https://İdp.example.com/token", ClientID: "c", ClientSecret: "s-VALUE-2"}
+	if err := storeConfig(context.Background(), env.storage, "y", old); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = env.do(logical.UpdateOperation, "config/y", map[string]interface{}{"token_url": "https://idp.example.com/token"})
+	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "xn--idp-8dc.example.com:443 to https://idp.example.com:443: give client_secret again") {
+		t.Fatalf("moving a stored Unicode host to its lower-cased look-alike: %v, want a 400 asking for client_secret", resp)
+	}
+}
+
+// TestOriginIsTheDialledHost: what origin compares is what net/http dials.
+func TestOriginIsTheDialledHost(t *testing.T) {
+	same := [][2]string{
+		{"https://IDP.Example.COM/token", "https://idp.example.com:443/other"},
+		{"https://idp.ｅxample.com/token", "https://idp.example.com/token"}, // IDNA maps fullwidth to ASCII
+		{"http://127.0.0.1/x", "http://127.0.0.1:80/y"},
+	}
+	for _, p := range same {
+		if origin(p[0]) != origin(p[1]) {
+			t.Errorf("origin(%s) = %s, origin(%s) = %s: want one host", p[0], origin(p[0]), p[1], origin(p[1]))
+		}
+	}
+	differ := [][2]string{
+		{"https://İdp.example.com/token", "https://idp.example.com/token"},
+		{"https://ıdp.example.com/token", "https://idp.example.com/token"},
+		{"https://idp.example.com/token", "http://idp.example.com/token"},
+		{"https://idp.example.com/token", "https://idp.example.com:8443/token"},
+	}
+	for _, p := range differ {
+		if origin(p[0]) == origin(p[1]) {
+			t.Errorf("origin(%s) = origin(%s) = %s: want two hosts", p[0], p[1], origin(p[0]))
+		}
+	}
+}

@@ -409,7 +409,8 @@ func TestSecretsAudit(t *testing.T) {
 	rec.vendorFailure(t, http.MethodGet, "creds/audit-tls-x", "audit-tls-x", 502, "certificate")
 	rec.vendorFailure(t, http.MethodGet, "creds/audit-tls", "audit-tls", 502, "certificate")
 	rec.phase = "tls ca_cert"
-	rec.write(t, "audit-tls", map[string]any{"ca_cert": caPEM})
+	// A new ca_cert is a new endpoint: the secrets are given again.
+	rec.write(t, "audit-tls", map[string]any{"ca_cert": caPEM, "client_secret": tlsAS.ClientSecret, "password": tlsAS.Password, "api_key": tlsAS.APIKey})
 	a = parseAnswer(t, rec.want(t, 200, http.MethodGet, "creds/audit-tls", nil))
 	tlsTok, _ := a.Data["access_token"].(string)
 	if !tlsSim.valid(t, vendorsim.AlphaSense, tlsTok) {
