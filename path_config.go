@@ -91,9 +91,14 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	var verified *cachedToken
+	var counts *configMetrics // the verify grant's, for a create
 	// A generated key is not known to the vendor yet: nothing to verify.
 	if changed && d.Get("verify").(bool) && !generated {
-		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, old != nil, st)
+		counts = unstored() // a create: no series for a name the vendor refuses
+		if old != nil {
+			counts = b.metrics.forConfig(name)
+		}
+		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, counts, old != nil, st)
 		if err != nil || refused != nil {
 			return refused, err
 		}
@@ -101,6 +106,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 	if err := storeConfig(ctx, req.Storage, name, cfg); err != nil {
 		return nil, err
+	}
+	if old == nil && counts != nil {
+		b.metrics.adopt(name, counts) // stored now: its verify grant counts
 	}
 	if err := b.afterConfigWrite(ctx, req.Storage, name, changed, verified, st); err != nil {
 		return nil, err

@@ -17,19 +17,26 @@ import (
 // the readers of a working one. The grant counts in status like any other
 // (the vendor saw it) but moves no back-off: the stored config is not the
 // one that failed.
-func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
-	tok, fail, err := b.verifyGrant(ctx, s, name, cfg, existed, st)
+//
+// counts is where the grant counts: the config's series when it exists,
+// counts apart for a create (adopted only once it is stored).
+func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
+	tok, fail, err := b.verifyGrant(ctx, s, name, cfg, counts, existed, st)
 	if err != nil || fail == nil {
 		return tok, nil, err
 	}
+	kept := "nothing was stored and the current config keeps serving"
+	if !existed {
+		kept = "nothing was stored (there is no config " + quote(name) + " yet)"
+	}
 	return nil, logical.ErrorResponse(fmt.Sprintf(
-		"%s; nothing was stored and the current config keeps serving (verify=false stores it without asking the vendor)", fail.err.Error())), nil
+		"%s; %s (verify=false stores it without asking the vendor)", fail.err.Error(), kept)), nil
 }
 
 // verifyGrant runs the grant of a config not yet stored; a failure is the
 // vendor's refusal, counted in status when the config exists.
-func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
-	conn, err := b.connect(ctx, name, cfg)
+func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
+	conn, err := b.connectCounting(ctx, name, cfg, counts)
 	if err != nil {
 		return nil, nil, err
 	}
