@@ -112,12 +112,18 @@ func fetchMetadata(ctx context.Context, client *retryablehttp.Client, u string) 
 }
 
 // checkIssuer: OIDC Discovery 4.3 and RFC 8414 3.3 require the document's
-// issuer to be the one asked for, or an attacker's metadata could be
-// served for it. A trailing slash is forgiven (Auth0's issuer has one, and
-// operators copy it either way).
+// issuer to be identical to the one asked for, or an attacker's metadata
+// could be served for it. Identical means byte for byte, a trailing slash
+// included: Auth0 publishes "https://<tenant>.auth0.com/" and is asked by
+// that spelling; oidc-provider publishes its issuer exactly as configured.
+// When only a trailing slash differs, the error says which to write.
 func checkIssuer(issuer string, md *serverMetadata) error {
-	if strings.TrimSuffix(md.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
-		return fieldErr("issuer", "the metadata names issuer %s, not %s", quote(md.Issuer), quote(issuer))
+	if md.Issuer != issuer {
+		hint := ""
+		if strings.TrimSuffix(md.Issuer, "/") == strings.TrimSuffix(issuer, "/") {
+			hint = " (the issuer must be identical, trailing slash included: OIDC Discovery 4.3, RFC 8414 3.3; write issuer=" + quote(md.Issuer) + ")"
+		}
+		return fieldErr("issuer", "the metadata names issuer %s, not %s%s", quote(md.Issuer), quote(issuer), hint)
 	}
 	if md.TokenEndpoint == "" {
 		return fieldErr("issuer", "the metadata has no token_endpoint")

@@ -127,3 +127,31 @@ func TestDiscoveryRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestDiscoveryIssuerIdentical: OIDC Discovery 4.3 and RFC 8414 3.3 want
+// the document's issuer identical to the one asked for; a trailing slash
+// is a difference (the error says which spelling to write), and an issuer
+// given with the slash its server publishes (Auth0's style) is accepted.
+func TestDiscoveryIssuerIdentical(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "/", []string{"client_secret_post"})
+	data := map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_secret": "s3cret-value", "client_auth": "body"}
+	resp, err := env.do(logical.UpdateOperation, "config/x", data)
+	want := `issuer: the metadata names issuer "` + srv.URL + `/", not "` + srv.URL + `"`
+	if err != nil || resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), want) ||
+		!strings.Contains(resp.Error().Error(), "trailing slash") {
+		t.Fatalf("an issuer differing by a trailing slash: resp %v err %v, want %q and the hint", resp, err, want)
+	}
+	data["issuer"] = srv.URL + "/"
+	env.write("config/x", data)
+	if got := env.read("config/x").Data["token_url"]; got != srv.URL+"/token" {
+		t.Fatalf("token_url %v after discovery with the published issuer", got)
+	}
+
+	// The other way round: the server publishes no slash, the operator adds one.
+	plain := newMetadataServer(t, "/.well-known/openid-configuration", "", []string{"client_secret_post"})
+	data["issuer"] = plain.URL + "/"
+	if resp, err := env.do(logical.UpdateOperation, "config/y", data); err != nil || resp == nil || !resp.IsError() {
+		t.Fatalf("an issuer with a slash the server does not publish: resp %v err %v", resp, err)
+	}
+}
