@@ -150,7 +150,25 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 	}
 	if want := authMethodNames[eff.ClientAuth]; !slices.Contains(methods, want) {
 		return fieldErr("client_auth", "%s (%s) is not among the methods the issuer supports: %s",
-			eff.ClientAuth, want, strings.Join(methods, ", "))
+			eff.ClientAuth, want, vendorList(methods))
 	}
 	return nil
+}
+
+// vendorList shows a list the server wrote as other vendor text is shown:
+// each item quoted (a control character or a newline in it cannot print a
+// line of its own, such as a fake "Success!" in the CLI) and the whole
+// clipped to one bounded line (a server listing 360 KB of methods).
+func vendorList(items []string) string {
+	quoted := make([]string, 0, len(items))
+	size := 0
+	for _, it := range items {
+		if size > maxVendorMessage {
+			break // clean cuts here anyway; no need to quote the rest
+		}
+		q := quote(it)
+		quoted = append(quoted, q)
+		size += len(q) + 2
+	}
+	return clean(strings.Join(quoted, ", "))
 }
