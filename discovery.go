@@ -70,7 +70,7 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 		}
 		tried = append(tried, clip(u)+": "+err.Error())
 	}
-	return nil, fieldErr("issuer", "no metadata (%s); give token_url instead", strings.Join(tried, "; "))
+	return nil, fieldErr("issuer", "no metadata (%s)", strings.Join(tried, "; "))
 }
 
 // metadataURLs: OIDC appends its well-known path to the issuer; RFC 8414

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -20,10 +21,19 @@ import (
 //
 // counts is where the grant counts: the config's series when it exists,
 // counts apart for a create (adopted only once it is stored).
-func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
-	tok, fail, err := b.verifyGrant(ctx, s, name, cfg, counts, existed, st)
+//
+// The grant has what is left of the write's budget: one that runs out of
+// it is a 504 naming the verify grant, not Vault's "context canceled".
+func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus, budget writeBudget) (*cachedToken, *logical.Response, error) {
+	gctx, cancel := budget.grantContext(ctx)
+	defer cancel()
+	started := time.Now()
+	tok, fail, err := b.verifyGrant(gctx, s, name, cfg, counts, existed, st)
 	if err != nil || fail == nil {
 		return tok, nil, err
+	}
+	if ranOut(gctx) {
+		return nil, nil, budget.verifyTimedOut(name, started)
 	}
 	kept := "nothing was stored and the current config keeps serving"
 	if !existed {
@@ -47,7 +57,9 @@ func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name strin
 	}
 	if existed {
 		st.refused(b.now(), fail)
-		b.saveStatus(ctx, s, name, st)
+		// Not bounded by the grant's deadline: the status is stored even
+		// when the grant ran out of the write's time.
+		b.saveStatus(context.WithoutCancel(ctx), s, name, st)
 	}
 	b.Logger().Warn("vendor refused a verifying grant", "config", name, "error", fail.err.Error())
 	return nil, fail, nil
