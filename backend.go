@@ -50,6 +50,10 @@ type backend struct {
 	userAgent string
 
 	metrics *metrics
+
+	// writeLimit bounds a config write's vendor steps (writebudget.go);
+	// tests shorten it.
+	writeLimit time.Duration
 }
 
 // Factory is the plugin's entry point, for every mount.
@@ -62,7 +66,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: newNameLocks(), transports: newTransportPool(), entries: map[string]*entry{}}
+	b := &backend{now: now, locks: newNameLocks(), transports: newTransportPool(), entries: map[string]*entry{}, writeLimit: writeLimit}
 	b.metrics = newMetrics(b)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),

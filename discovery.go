@@ -70,7 +70,7 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 		}
 		tried = append(tried, clip(u)+": "+err.Error())
 	}
-	return nil, fieldErr("issuer", "no metadata (%s); give token_url instead", strings.Join(tried, "; "))
+	return nil, fieldErr("issuer", "no metadata (%s)", strings.Join(tried, "; "))
 }
 
 // metadataURLs: OIDC appends its well-known path to the issuer; RFC 8414
@@ -112,12 +112,18 @@ func fetchMetadata(ctx context.Context, client *retryablehttp.Client, u string) 
 }
 
 // checkIssuer: OIDC Discovery 4.3 and RFC 8414 3.3 require the document's
-// issuer to be the one asked for, or an attacker's metadata could be
-// served for it. A trailing slash is forgiven (Auth0's issuer has one, and
-// operators copy it either way).
+// issuer to be identical to the one asked for, or an attacker's metadata
+// could be served for it. Identical means byte for byte, a trailing slash
+// included: Auth0 publishes "https://<tenant>.auth0.com/" and is asked by
+// that spelling; oidc-provider publishes its issuer exactly as configured.
+// When only a trailing slash differs, the error says which to write.
 func checkIssuer(issuer string, md *serverMetadata) error {
-	if strings.TrimSuffix(md.Issuer, "/") != strings.TrimSuffix(issuer, "/") {
-		return fieldErr("issuer", "the metadata names issuer %s, not %s", quote(md.Issuer), quote(issuer))
+	if md.Issuer != issuer {
+		hint := ""
+		if strings.TrimSuffix(md.Issuer, "/") == strings.TrimSuffix(issuer, "/") {
+			hint = " (the issuer must be identical, trailing slash included: OIDC Discovery 4.3, RFC 8414 3.3; write issuer=" + quote(md.Issuer) + ")"
+		}
+		return fieldErr("issuer", "the metadata names issuer %s, not %s%s", quote(md.Issuer), quote(issuer), hint)
 	}
 	if md.TokenEndpoint == "" {
 		return fieldErr("issuer", "the metadata has no token_endpoint")
@@ -144,7 +150,25 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 	}
 	if want := authMethodNames[eff.ClientAuth]; !slices.Contains(methods, want) {
 		return fieldErr("client_auth", "%s (%s) is not among the methods the issuer supports: %s",
-			eff.ClientAuth, want, strings.Join(methods, ", "))
+			eff.ClientAuth, want, vendorList(methods))
 	}
 	return nil
+}
+
+// vendorList shows a list the server wrote as other vendor text is shown:
+// each item quoted (a control character or a newline in it cannot print a
+// line of its own, such as a fake "Success!" in the CLI) and the whole
+// clipped to one bounded line (a server listing 360 KB of methods).
+func vendorList(items []string) string {
+	quoted := make([]string, 0, len(items))
+	size := 0
+	for _, it := range items {
+		if size > maxVendorMessage {
+			break // clean cuts here anyway; no need to quote the rest
+		}
+		q := quote(it)
+		quoted = append(quoted, q)
+		size += len(q) + 2
+	}
+	return clean(strings.Join(quoted, ", "))
 }

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -101,9 +102,9 @@ func TestDiscoveryRefusals(t *testing.T) {
 		want    string
 	}{
 		{"unlisted method", []string{"client_secret_basic"}, "", "/.well-known/openid-configuration",
-			map[string]interface{}{"client_auth": "private_key_jwt"}, "client_auth: private_key_jwt (private_key_jwt) is not among the methods the issuer supports: client_secret_basic"},
+			map[string]interface{}{"client_auth": "private_key_jwt"}, `client_auth: private_key_jwt (private_key_jwt) is not among the methods the issuer supports: "client_secret_basic"`},
 		{"default is basic", nil, "", "/.well-known/openid-configuration",
-			map[string]interface{}{"client_secret": "s3cret-value"}, "client_auth: body (client_secret_post) is not among the methods the issuer supports: client_secret_basic"},
+			map[string]interface{}{"client_secret": "s3cret-value"}, `client_auth: body (client_secret_post) is not among the methods the issuer supports: "client_secret_basic"`},
 		{"issuer mismatch", []string{"client_secret_post"}, "https://evil.example", "/.well-known/openid-configuration",
 			map[string]interface{}{"client_secret": "s3cret-value"}, `issuer: the metadata names issuer "https://evil.example"`},
 		{"no metadata", nil, "", "/elsewhere", map[string]interface{}{"client_secret": "s3cret-value"}, "issuer: no metadata (" + "http"},
@@ -125,5 +126,61 @@ func TestDiscoveryRefusals(t *testing.T) {
 				t.Fatal("a refused discovery stored the config")
 			}
 		})
+	}
+}
+
+// TestDiscoveryIssuerIdentical: OIDC Discovery 4.3 and RFC 8414 3.3 want
+// the document's issuer identical to the one asked for; a trailing slash
+// is a difference (the error says which spelling to write), and an issuer
+// given with the slash its server publishes (Auth0's style) is accepted.
+func TestDiscoveryIssuerIdentical(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "/", []string{"client_secret_post"})
+	data := map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_secret": "s3cret-value", "client_auth": "body"}
+	resp, err := env.do(logical.UpdateOperation, "config/x", data)
+	want := `issuer: the metadata names issuer "` + srv.URL + `/", not "` + srv.URL + `"`
+	if err != nil || resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), want) ||
+		!strings.Contains(resp.Error().Error(), "trailing slash") {
+		t.Fatalf("an issuer differing by a trailing slash: resp %v err %v, want %q and the hint", resp, err, want)
+	}
+	data["issuer"] = srv.URL + "/"
+	env.write("config/x", data)
+	if got := env.read("config/x").Data["token_url"]; got != srv.URL+"/token" {
+		t.Fatalf("token_url %v after discovery with the published issuer", got)
+	}
+
+	// The other way round: the server publishes no slash, the operator adds one.
+	plain := newMetadataServer(t, "/.well-known/openid-configuration", "", []string{"client_secret_post"})
+	data["issuer"] = plain.URL + "/"
+	if resp, err := env.do(logical.UpdateOperation, "config/y", data); err != nil || resp == nil || !resp.IsError() {
+		t.Fatalf("an issuer with a slash the server does not publish: resp %v err %v", resp, err)
+	}
+}
+
+// TestDiscoveryMethodListClippedAndQuoted: the server's
+// token_endpoint_auth_methods_supported reaches the 400 as vendor text:
+// quoted, one line, bounded (it was echoed whole: 360 KB, with control
+// characters that made the CLI print a fake "Success!" line).
+func TestDiscoveryMethodListClippedAndQuoted(t *testing.T) {
+	env := newTestEnv(t)
+	methods := []string{"client_secret_basic\n\x1b[32mSuccess! Data written to: oauthvendor/config/x\x1b[0m\n"}
+	for i := range 20000 {
+		methods = append(methods, fmt.Sprintf("method_%05d", i))
+	}
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "", methods)
+	resp, err := env.do(logical.UpdateOperation, "config/x",
+		map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_auth": "private_key_jwt"})
+	if err != nil || resp == nil || !resp.IsError() {
+		t.Fatalf("resp %v err %v, want a 400", resp, err)
+	}
+	msg := resp.Error().Error()
+	if len(msg) > 600 {
+		t.Fatalf("the 400 is %d bytes: the method list is not clipped", len(msg))
+	}
+	if strings.ContainsAny(msg, "\n\x1b") || !strings.Contains(msg, `\x1b[32mSuccess!`) {
+		t.Fatalf("the method list is not quoted: %q", msg)
+	}
+	if !strings.Contains(msg, "client_auth: private_key_jwt (private_key_jwt) is not among the methods the issuer supports: ") {
+		t.Fatalf("the 400 does not name client_auth: %q", msg)
 	}
 }

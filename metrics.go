@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metrics is one mount's Prometheus registry (API.md "Metrics"). Never the
@@ -22,8 +23,16 @@ import (
 // collectors"): a CounterVec/HistogramVec child per config and label costs
 // about 5 KiB per config in label pairs, exemplar slots and vector maps,
 // which at 10 000 configs was more than all the rest of the plugin.
+//
+// The series exported are those of the configs in storage, listed at
+// scrape time: a config stored but not used yet on this node (or since a
+// restart) shows at zero, so its first failure is an increase from 0 that
+// increase() sees, not a series appearing at 1; and it holds no memory
+// until it is used (a list of names per scrape, not a record per config).
+// A name never stored (a refused create) makes no series.
 type metrics struct {
-	reg *prometheus.Registry
+	b    *backend
+	info prometheus.Gauge
 
 	mu      sync.RWMutex
 	configs map[string]*configMetrics
@@ -80,7 +89,6 @@ var (
 )
 
 func newMetrics(b *backend) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), configs: map[string]*configMetrics{}}
 	// build_info is always there: a scrape of a mount with no configs yet
 	// still shows which plugin version answers.
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -89,8 +97,24 @@ func newMetrics(b *backend) *metrics {
 		ConstLabels: prometheus.Labels{"version": Version},
 	})
 	info.Set(1)
-	m.reg.MustRegister(configCollector{m}, expiryCollector{b}, info)
-	return m
+	return &metrics{b: b, info: info, configs: map[string]*configMetrics{}}
+}
+
+// gather collects one scrape for the configs named (those in storage). A
+// registry per scrape: the names are the scrape's own, and registering
+// three collectors costs microseconds next to encoding the series.
+func (m *metrics) gather(stored []string) ([]*dto.MetricFamily, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(configCollector{m, stored}); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(expiryCollector{m.b}); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(m.info); err != nil {
+		return nil, err
+	}
+	return reg.Gather()
 }
 
 // forConfig is a config's counts (created at zero, so a config that
@@ -109,6 +133,31 @@ func (m *metrics) forConfig(name string) *configMetrics {
 		m.configs[name] = cm
 	}
 	return cm
+}
+
+// unstored is the counts of a grant run for a config not stored yet (the
+// verify grant of a create): they join the config's series only if the
+// create stores it (adopt), so a refused create leaves no series.
+func unstored() *configMetrics { return &configMetrics{} }
+
+// adopt adds a created config's verify grant counts to its series; the
+// name lock is held and the config is stored.
+func (m *metrics) adopt(name string, from *configMetrics) {
+	m.forConfig(name).add(from)
+}
+
+// add adds every count of from to cm.
+func (cm *configMetrics) add(from *configMetrics) {
+	cm.success.Add(from.success.Load())
+	cm.failure.Add(from.failure.Load())
+	cm.requests.Add(from.requests.Load())
+	for i := range cm.reads {
+		cm.reads[i].Add(from.reads[i].Load())
+	}
+	for i := range cm.buckets {
+		cm.buckets[i].Add(from.buckets[i].Load())
+	}
+	cm.sumNanos.Add(from.sumNanos.Load())
 }
 
 // forget drops a deleted config's series. Whoever still holds its
@@ -152,8 +201,15 @@ func (cm *configMetrics) read(got served, err error) {
 	}
 }
 
-// configCollector turns every config's counts into series at scrape time.
-type configCollector struct{ m *metrics }
+// configCollector turns the stored configs' counts into series at scrape
+// time; one not used on this node yet shows at zero.
+type configCollector struct {
+	m      *metrics
+	stored []string
+}
+
+// zeroCounts is what a stored config not used yet shows (never written).
+var zeroCounts configMetrics
 
 func (c configCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{grantsDesc, requestsDesc, durationDesc, readsDesc} {
@@ -164,7 +220,11 @@ func (c configCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c configCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.RLock()
 	defer c.m.mu.RUnlock()
-	for name, cm := range c.m.configs {
+	for _, name := range c.stored {
+		cm := c.m.configs[name]
+		if cm == nil {
+			cm = &zeroCounts
+		}
 		cm.collect(name, ch)
 	}
 }

@@ -214,3 +214,106 @@ func TestMetricsOfAnEmptyMount(t *testing.T) {
 		t.Fatalf("empty mount's metrics:\n%s", body)
 	}
 }
+
+// TestMetricsRefusedCreateMakesNoSeries: a create the vendor refuses
+// stores nothing, so its verify grant leaves no series (it was
+// grants_total{config="ghost",result="failure"} 1 forever), and its error
+// does not speak of a current config that does not exist. A create the
+// vendor accepts counts its verify grant.
+func TestMetricsRefusedCreateMakesNoSeries(t *testing.T) {
+	env := newFakeEnv(t)
+	env.vendor.setMode("ghost", vendorMode{status: 401, oauthError: "invalid_client"})
+	resp, err := env.verifiedWrite("ghost", fakeVendorConfig("ghost", "wrong-secret"))
+	if err != nil || !resp.IsError() {
+		t.Fatalf("a refused create: %v %v", resp, err)
+	}
+	msg := resp.Error().Error()
+	if strings.Contains(msg, "keeps serving") || !strings.Contains(msg, "nothing was stored") {
+		t.Fatalf("a refused create's error speaks of a current config: %s", msg)
+	}
+	if body, _ := env.scrape(); strings.Contains(body, "ghost") {
+		t.Fatalf("a refused create left series:\n%s", body)
+	}
+	if _, ok := env.b.metrics.configs["ghost"]; ok {
+		t.Fatal("a refused create left counts in memory")
+	}
+	env.vendor.setMode("ghost", vendorMode{})
+	if resp, err := env.verifiedWrite("ghost", fakeVendorConfig("ghost", "right-secret")); err != nil || resp.IsError() {
+		t.Fatalf("an accepted create: %v %v", resp, err)
+	}
+	_, fams := env.scrape()
+	if got := env.mustSample(fams, "oauthvendor_grants_total", "config", "ghost", "result", "failure"); got != 0 {
+		t.Errorf("the refused create's grant counts for the config created later: failure %v", got)
+	}
+	if got := env.mustSample(fams, "oauthvendor_grants_total", "config", "ghost", "result", "success"); got != 1 {
+		t.Errorf("the accepted create's verify grant: success %v, want 1", got)
+	}
+	if got := env.mustSample(fams, "oauthvendor_token_requests_total", "config", "ghost"); got != 1 {
+		t.Errorf("the accepted create's verify grant: requests %v, want 1", got)
+	}
+}
+
+// TestMetricsRefusedUpdateKeepsServingWording: a refused write over an
+// existing config still says the current one keeps serving.
+func TestMetricsRefusedUpdateKeepsServingWording(t *testing.T) {
+	env := newFakeEnv(t)
+	env.configure("a", "right")
+	env.vendor.setMode("a", vendorMode{status: 401, oauthError: "invalid_client"})
+	resp, err := env.verifiedWrite("a", fakeVendorConfig("a", "wrong"))
+	if err != nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "the current config keeps serving") {
+		t.Fatalf("a refused update: %v %v", resp, err)
+	}
+}
+
+// zeroSeries are the series a stored config shows before its first use.
+var zeroSeries = [][]string{
+	{"oauthvendor_grants_total", "result", "success"},
+	{"oauthvendor_grants_total", "result", "failure"},
+	{"oauthvendor_token_requests_total"},
+	{"oauthvendor_grant_duration_seconds"},
+	{"oauthvendor_reads_total", "source", "cache"},
+	{"oauthvendor_reads_total", "source", "grant"},
+	{"oauthvendor_reads_total", "source", "stale"},
+	{"oauthvendor_reads_total", "source", "error"},
+}
+
+func (e *fakeEnv) mustShowZero(fams map[string]*dto.MetricFamily, name string) {
+	e.t.Helper()
+	for _, s := range zeroSeries {
+		labels := append([]string{"config", name}, s[1:]...)
+		if got := e.mustSample(fams, s[0], labels...); got != 0 {
+			e.t.Errorf("%s%v = %v before any use, want 0", s[0], labels, got)
+		}
+	}
+}
+
+// TestMetricsStoredConfigStartsAtZero: a config's series exist at zero as
+// soon as it is stored (verify=false: no grant ran) and after a restart
+// before it is used, so its first failure is an increase from 0 that
+// increase() alerts see; a config not used yet holds no counts in memory.
+func TestMetricsStoredConfigStartsAtZero(t *testing.T) {
+	storage, clock := &logical.InmemStorage{}, newFakeClock()
+	env := newFakeEnvWith(t, storage, clock)
+	env.configure("quiet", "x")
+	_, fams := env.scrape()
+	env.mustShowZero(fams, "quiet")
+
+	restarted := newFakeEnvWith(t, storage, clock)
+	_, fams = restarted.scrape()
+	restarted.mustShowZero(fams, "quiet")
+	if len(restarted.b.metrics.configs) != 0 {
+		t.Fatalf("a scrape made per-config counts in memory: %d", len(restarted.b.metrics.configs))
+	}
+	restarted.vendor.setMode("quiet", vendorMode{status: 500})
+	if restarted.readErr("quiet") == nil {
+		t.Fatal("a read against a failing vendor got a token")
+	}
+	_, fams = restarted.scrape()
+	if got := restarted.mustSample(fams, "oauthvendor_grants_total", "config", "quiet", "result", "failure"); got != 1 {
+		t.Fatalf("first failure: %v, want 1", got)
+	}
+	restarted.mustOK(logical.DeleteOperation, "config/quiet", nil)
+	if body, _ := restarted.scrape(); strings.Contains(body, "quiet") {
+		t.Fatalf("a deleted config's zero series are still exported:\n%s", body)
+	}
+}

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -51,6 +52,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := validateName(name); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	budget := b.newWriteBudget()
 	unlock := b.locks.lock(name)
 	defer unlock()
 	old, err := loadConfig(ctx, req.Storage, name)
@@ -65,8 +67,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := keyWriteRules(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	if err := b.discoverFor(ctx, name, cfg, d); err != nil {
-		return logical.ErrorResponse(err.Error()), nil
+	discoveryWarning, err := b.discoverFor(ctx, name, cfg, d, budget)
+	if err != nil {
+		return refusal(err)
 	}
 	eff := cfg.effective()
 	if err := validate(cfg, eff); err != nil {
@@ -94,9 +97,14 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	var verified *cachedToken
+	var counts *configMetrics // the verify grant's, for a create
 	// A generated key is not known to the vendor yet: nothing to verify.
 	if changed && d.Get("verify").(bool) && !generated {
-		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, old != nil, st)
+		counts = unstored() // a create: no series for a name the vendor refuses
+		if old != nil {
+			counts = b.metrics.forConfig(name)
+		}
+		tok, refused, err := b.verifyWrite(ctx, req.Storage, name, cfg, counts, old != nil, st, budget)
 		if err != nil || refused != nil {
 			return refused, err
 		}
@@ -105,10 +113,19 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := storeConfig(ctx, req.Storage, name, cfg); err != nil {
 		return nil, err
 	}
+	if old == nil && counts != nil {
+		b.metrics.adopt(name, counts) // stored now: its verify grant counts
+	}
 	if err := b.afterConfigWrite(ctx, req.Storage, name, changed, verified, st); err != nil {
 		return nil, err
 	}
 	resp := configWarnings(eff)
+	if discoveryWarning != "" {
+		if resp == nil {
+			resp = &logical.Response{}
+		}
+		resp.AddWarning(discoveryWarning)
+	}
 	if generated {
 		resp = generatedKeyAnswer(resp, name, cfg)
 	}
@@ -131,28 +148,56 @@ func generatedKeyAnswer(resp *logical.Response, name string, cfg *vendorConfig) 
 	return resp
 }
 
+// refusal answers a write that stores nothing: a 504 (a step ran out of
+// time) as the error it is, anything else as a 400.
+func refusal(err error) (*logical.Response, error) {
+	var coded logical.HTTPCodedError
+	if errors.As(err, &coded) {
+		return nil, err
+	}
+	return logical.ErrorResponse(err.Error()), nil
+}
+
 // discoverFor asks the config's issuer, when the write touched what
-// discovery decides, and applies its answer to cfg.
-func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfig, d *framework.FieldData) error {
+// discovery decides, and applies its answer to cfg. With a token_url of
+// the operator's own, discovery is not needed to run: its failure is a
+// warning (returned), and client_auth goes unchecked against the server's
+// list. Discovery gets at most half of what is left of the write's budget
+// when a verify grant follows.
+func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfig, d *framework.FieldData, budget writeBudget) (string, error) {
 	if _, ok := d.GetOk("token_url"); ok {
 		cfg.TokenURLDiscovered = false // the operator's own from now on
 	}
 	if !needsDiscovery(cfg, d) {
-		return nil
+		return "", nil
 	}
-	if cfg.TokenURL != "" && !d.Get("verify").(bool) {
-		return nil // verify=false asks no server; token_url is known
+	verify := d.Get("verify").(bool)
+	if cfg.TokenURL != "" && !verify {
+		return "", nil // verify=false asks no server; token_url is known
 	}
 	// What the metadata request itself uses is checked before it is made.
 	eff := cfg.effective()
 	if err := validateDiscoveryInputs(eff); err != nil {
-		return err
+		return "", err
 	}
-	md, err := b.discover(ctx, name, eff)
-	if err != nil {
-		return err
+	dctx, cancel, given, byBudget := budget.discoveryContext(ctx, eff.Timeout, verify)
+	defer cancel()
+	md, err := b.discover(dctx, name, eff)
+	late := err != nil && ranOut(dctx)
+	switch {
+	case err == nil:
+		return "", applyDiscovery(cfg, eff, md)
+	case cfg.TokenURL != "" && !cfg.TokenURLDiscovered:
+		reason := err.Error()
+		if late {
+			reason = budget.discoveryLate(given, byBudget)
+		}
+		return fmt.Sprintf("issuer: the metadata could not be read (%s): the token_url given is used, and client_auth was not checked against the methods the issuer supports", reason), nil
+	case late:
+		return "", budget.discoveryTimedOut(name, given, byBudget)
+	default:
+		return "", fmt.Errorf("%w; give token_url to write without discovery", err)
 	}
-	return applyDiscovery(cfg, eff, md)
 }
 
 // afterConfigWrite replaces what the write invalidated: the cached token

@@ -33,8 +33,14 @@ token or a secret.`,
 // Prometheus server accepts whatever its Accept header prefers.
 var metricsFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
 
-func (b *backend) pathMetricsRead(context.Context, *logical.Request, *framework.FieldData) (*logical.Response, error) {
-	families, err := b.metrics.reg.Gather()
+func (b *backend) pathMetricsRead(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
+	// The configs in storage are the ones with series (see metrics): a
+	// failed list fails the scrape (up=0) rather than dropping series.
+	stored, err := req.Storage.List(ctx, configPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing configs for metrics: %w", err)
+	}
+	families, err := b.metrics.gather(stored)
 	if err != nil {
 		return nil, fmt.Errorf("gathering metrics: %w", err)
 	}

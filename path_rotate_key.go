@@ -217,7 +217,7 @@ func (r *keyRotation) verifiedSwitch(cfg *vendorConfig) (*logical.Response, erro
 	if err != nil {
 		return nil, err
 	}
-	tok, fail, err := r.b.verifyGrant(ctx, r.s, r.name, cfg, true, st)
+	tok, fail, err := r.b.verifyGrant(ctx, r.s, r.name, cfg, r.b.metrics.forConfig(r.name), true, st)
 	if err != nil {
 		return nil, err
 	}

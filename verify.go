@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -19,19 +20,35 @@ import (
 // the readers of a working one. The grant counts in status like any other
 // (the vendor saw it) but moves no back-off: the stored config is not the
 // one that failed.
-func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *logical.Response, error) {
-	tok, fail, err := b.verifyGrant(ctx, s, name, cfg, existed, st)
+//
+// counts is where the grant counts: the config's series when it exists,
+// counts apart for a create (adopted only once it is stored).
+//
+// The grant has what is left of the write's budget: one that runs out of
+// it is a 504 naming the verify grant, not Vault's "context canceled".
+func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus, budget writeBudget) (*cachedToken, *logical.Response, error) {
+	gctx, cancel := budget.grantContext(ctx)
+	defer cancel()
+	started := time.Now()
+	tok, fail, err := b.verifyGrant(gctx, s, name, cfg, counts, existed, st)
 	if err != nil || fail == nil {
 		return tok, nil, err
 	}
+	if ranOut(gctx) {
+		return nil, nil, budget.verifyTimedOut(name, started)
+	}
+	kept := "nothing was stored and the current config keeps serving"
+	if !existed {
+		kept = "nothing was stored (there is no config " + quote(name) + " yet)"
+	}
 	return nil, logical.ErrorResponse(fmt.Sprintf(
-		"%s; nothing was stored and the current config keeps serving (verify=false stores it without asking the vendor)", fail.err.Error())), nil
+		"%s; %s (verify=false stores it without asking the vendor)", fail.err.Error(), kept)), nil
 }
 
 // verifyGrant runs the grant of a config not yet stored; a failure is the
 // vendor's refusal, counted in status when the config exists.
-func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
-	conn, err := b.connect(ctx, name, cfg)
+func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
+	conn, err := b.connectCounting(ctx, name, cfg, counts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -42,7 +59,9 @@ func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name strin
 	}
 	if existed {
 		st.refused(b.now(), fail)
-		b.saveStatus(ctx, s, name, st)
+		// Not bounded by the grant's deadline: the status is stored even
+		// when the grant ran out of the write's time.
+		b.saveStatus(context.WithoutCancel(ctx), s, name, st)
 	}
 	b.Logger().Warn("vendor refused a verifying grant", "config", name, "error", fail.err.Error())
 	return nil, fail, nil

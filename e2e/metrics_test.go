@@ -51,6 +51,14 @@ func TestPrometheusScrapesTheMount(t *testing.T) {
 	prom := startPrometheus(t, token)
 	before := env.sim.stats(t, vendor)
 
+	// A stored config has its series at 0 before its first use, so that
+	// its first failure is an increase() from 0.
+	configureVendor(t, "prom-quiet", vendorsim.AlertSite, nil)
+	prom.waitFor(t, map[string]float64{
+		`oauthvendor_grants_total{config="prom-quiet",result="failure"}`: 0,
+		`oauthvendor_reads_total{config="prom-quiet",source="error"}`:    0,
+	})
+
 	configureVendor(t, name, vendor, map[string]any{"verify": true})
 	for range 3 {
 		readCreds(t, name)
@@ -79,24 +87,33 @@ func TestPrometheusScrapesTheMount(t *testing.T) {
 	if _, err := env.vault.Logical().Write(mountPath+"/rotate/"+name, nil); err == nil {
 		t.Fatal("rotate against a refusing vendor succeeded")
 	}
+	// A create the vendor refuses stores nothing and makes no series.
+	ghost := operatorConfig(t, vendor)
+	ghost["verify"] = true
+	if _, err := env.vault.Logical().Write(mountPath+"/config/prom-ghost", ghost); err == nil {
+		_, _ = env.vault.Logical().Delete(mountPath + "/config/prom-ghost")
+		t.Fatal("a create against a refusing vendor was stored")
+	}
 	if _, err := env.vault.Logical().Read(mountPath + "/creds/" + name); err == nil {
 		t.Fatal("read after a failed rotate got a token")
 	}
 
 	after := env.sim.stats(t, vendor)
 	requests, issued := after.TokenRequests-before.TokenRequests, after.TokensIssued-before.TokensIssued
-	if requests != 3 || issued != 2 {
-		t.Fatalf("the simulator saw %d token requests and issued %d tokens, want 3 and 2 (verify, rotate, failed rotate)", requests, issued)
+	if requests != 4 || issued != 2 {
+		t.Fatalf("the simulator saw %d token requests and issued %d tokens, want 4 and 2 (verify, rotate, failed rotate, refused create)", requests, issued)
 	}
+	mine := requests - 1 // the refused create's verify grant is not the config's
 	seen = prom.waitFor(t, map[string]float64{
 		`oauthvendor_grants_total{config="` + name + `",result="success"}`:          float64(issued),
-		`oauthvendor_grants_total{config="` + name + `",result="failure"}`:          float64(requests - issued),
-		`oauthvendor_token_requests_total` + sel:                                    float64(requests),
-		`oauthvendor_grant_duration_seconds_count` + sel:                            float64(requests),
+		`oauthvendor_grants_total{config="` + name + `",result="failure"}`:          float64(mine - issued),
+		`oauthvendor_token_requests_total` + sel:                                    float64(mine),
+		`oauthvendor_grant_duration_seconds_count` + sel:                            float64(mine),
 		`oauthvendor_reads_total{config="` + name + `",source="cache"}`:             4,
 		`oauthvendor_reads_total{config="` + name + `",source="error"}`:             1,
 		`oauthvendor_reads_total{config="` + name + `",source="grant"}`:             0,
 		`count(oauthvendor_token_expiry_timestamp_seconds` + sel + `) or vector(0)`: 0,
+		`count({config="prom-ghost"}) or vector(0)`:                                 0,
 	})
 	t.Logf("prometheus after the vendor failure (simulator: %d requests, %d tokens): %v", requests, issued, seen)
 

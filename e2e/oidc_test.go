@@ -362,4 +362,14 @@ func TestOIDCDiscovery(t *testing.T) {
 			t.Errorf("the refused write stored something: %v %v", s, err)
 		}
 	})
+
+	// oidc-provider publishes its issuer exactly as configured (no slash):
+	// the exact comparison of OIDC Discovery 4.3 needs no exception for it,
+	// and an issuer written with a slash is not the one it publishes.
+	t.Run("issuer with a trailing slash the server does not publish", func(t *testing.T) {
+		_, err := env.vault.Logical().Write(mountPath+"/config/oidc-discovery-slash", map[string]any{
+			"issuer": srv.issuer + "/", "client_auth": "body", "client_id": "e2e-discovery",
+			"client_secret": secret, "verify": true})
+		mustBeRefused(t, "oidc-discovery-slash", err, "trailing slash")
+	})
 }
