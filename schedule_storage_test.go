@@ -32,7 +32,7 @@ type scheduleStorage struct {
 
 	mu     sync.Mutex
 	faults map[string]int // "Put config/a" -> how many of the next fail
-	order  map[string]int // credential identity -> when first stored
+	order  map[string]int // credential identity -> when it first became current
 	seq    int
 	keys   []string       // every name@generation stored: the flight keys
 	lost   map[string]int // token Puts failed since the config was created
@@ -72,6 +72,7 @@ func (s *scheduleStorage) fire(op storageOp, key string) bool {
 	k := string(op) + " " + key
 	if s.faults[k] > 0 {
 		s.faults[k]--
+		s.w.count("storage fault " + string(op))
 		return true
 	}
 	return false
@@ -120,11 +121,12 @@ func (s *scheduleStorage) Put(ctx context.Context, e *logical.StorageEntry) erro
 	_ = json.Unmarshal(e.Value, &cfg)
 	s.mu.Lock()
 	s.keys = append(s.keys, name+"@"+strconv.FormatUint(cfg.Generation, 10))
-	for _, id := range []string{identityOf(&cfg), nextIdentityOf(&cfg)} {
-		if _, ok := s.order[id]; !ok && id != "" {
-			s.seq++
-			s.order[id] = s.seq
-		}
+	// Ordered when it first becomes the credential that signs: a key
+	// rotate-key published earlier counts from its switch (a write of
+	// another key in between may have come first).
+	if id := identityOf(&cfg); s.order[id] == 0 {
+		s.seq++
+		s.order[id] = s.seq
 	}
 	if creating {
 		delete(s.lost, name)
@@ -143,15 +145,6 @@ func cutAnyPrefix(key string, prefixes ...string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// nextIdentityOf: a key rotate-key published is known (and ordered) from
-// the moment it is stored, before it signs.
-func nextIdentityOf(cfg *vendorConfig) string {
-	if cfg.NextPrivateKey == "" {
-		return ""
-	}
-	return "kid:" + kidOf(cfg.NextPrivateKey)
 }
 
 func (s *scheduleStorage) Get(ctx context.Context, key string) (*logical.StorageEntry, error) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,17 +88,18 @@ func TestRandomizedSchedules(t *testing.T) {
 	}
 	seeds := scheduleSeeds(t, *scheduleCount, 100, 3000)
 	tlsFront := newScheduleTLS(t)
-	steps := 0
+	steps, cov := 0, coverage{}
 	for _, seed := range seeds {
 		w := newWorld(t, seed, false, tlsFront)
 		w.run()
 		steps += len(w.steps)
+		cov.add(w)
 		if msg := w.violation(); msg != "" {
 			t.Fatalf("seed %d (concurrent): %s\nschedule:\n  %s\nrerun: SCHEDULE_SEED=%d go test -race -run 'TestRandomizedSchedules$' -v . (the interleaving may differ; SCHEDULE_SERIAL=1 replays the seed's serial schedule exactly)",
 				seed, msg, strings.Join(w.steps, "\n  "), seed)
 		}
 	}
-	t.Logf("%d concurrent schedules, %d steps", len(seeds), steps)
+	t.Logf("%d concurrent schedules, %d steps; ran: %s", len(seeds), steps, cov)
 }
 
 // TestRandomizedSchedulesSerial runs serial schedules, and the first
@@ -106,11 +108,12 @@ func TestRandomizedSchedules(t *testing.T) {
 func TestRandomizedSchedulesSerial(t *testing.T) {
 	seeds := scheduleSeeds(t, *scheduleSerialCount, 60, 3000)
 	tlsFront := newScheduleTLS(t)
-	steps := 0
+	steps, cov := 0, coverage{}
 	for i, seed := range seeds {
 		w := newWorld(t, seed, true, tlsFront)
 		w.run()
 		steps += len(w.steps)
+		cov.add(w)
 		if msg := w.violation(); msg != "" {
 			t.Fatalf("seed %d (serial): %s\nschedule:\n  %s\nvendor trace:\n  %s\nreplay: SCHEDULE_SEED=%d SCHEDULE_SERIAL=1 go test -race -run TestRandomizedSchedulesSerial -v .",
 				seed, msg, strings.Join(w.steps, "\n  "), strings.Join(w.trace, "\n  "), seed)
@@ -129,7 +132,7 @@ func TestRandomizedSchedulesSerial(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d serial schedules, %d steps", len(seeds), steps)
+	t.Logf("%d serial schedules, %d steps; ran: %s", len(seeds), steps, cov)
 }
 
 func firstDifference(a, b []string) string {
@@ -207,6 +210,38 @@ type world struct {
 	// inherited: the config was created while a failed delete had left
 	// its predecessor's status/<name> behind (see strictStatus).
 	inherited map[string]bool
+	counts    map[string]int // how often each path ran (the run's log shows them)
+}
+
+// count notes that a path of interest ran.
+func (w *world) count(what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.counts[what]++
+}
+
+// coverage sums the worlds' counts for the log.
+type coverage map[string]int
+
+func (c coverage) add(w *world) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, v := range w.counts {
+		c[k] += v
+	}
+}
+
+func (c coverage) String() string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // strictStatus: FINDING (issue 17 item 8, for the lead): a delete whose
@@ -231,7 +266,7 @@ func newWorld(t *testing.T, seed uint64, serial bool, tlsFront *scheduleTLS) *wo
 		version: map[string]int{}, holding: map[string]bool{}, epoch: clock.Now(),
 		idOrd: map[string]int{}, idSeq: map[string]int{}, secrets: map[string][]string{}, jwks: map[string]jose.JSONWebKeySet{}, jtis: map[string]bool{},
 		lastFail: map[string]failedRequest{}, lastAttempt: map[context.Context]failedRequest{}, opEpoch: map[string]int{}, acting: map[string]int{}, writing: map[string]int{},
-		created: map[string]int{}, returned: map[string]int{}, rotated: map[string]int{}, deleteFailed: map[string]bool{}, statusLost: map[string]int{}, inherited: map[string]bool{},
+		created: map[string]int{}, returned: map[string]int{}, rotated: map[string]int{}, deleteFailed: map[string]bool{}, statusLost: map[string]int{}, inherited: map[string]bool{}, counts: map[string]int{},
 	}
 	for _, k := range scheduleNames {
 		w.names = append(w.names, k.name)
@@ -622,6 +657,9 @@ func (w *world) rotate(name string) {
 		w.failf("rotate %s answered %v", name, resp)
 	}
 	// Succeeded or the vendor failed: either way the old token is gone.
+	if err != nil {
+		w.count("rotate failed at the vendor")
+	}
 	w.mu.Lock()
 	w.rotated[name] = max(w.rotated[name], mark)
 	w.mu.Unlock()
@@ -633,7 +671,12 @@ func (w *world) rotateKeyStep() {
 		w.advanceClock()
 		return
 	}
-	step := []string{"auto", "auto", "publish", "switch", "cancel"}[w.rng.IntN(5)]
+	// Mostly the step that can succeed now; sometimes one refused.
+	steps := []string{"auto", "auto", "publish", "switch", "cancel"}
+	if cfg := w.store.rawConfig("c"); cfg != nil && cfg.NextPrivateKey != "" {
+		steps = []string{"switch", "switch", "switch", "cancel", "publish"}
+	}
+	step := steps[w.rng.IntN(len(steps))]
 	w.plugin("rotate-key step="+step, "c", func(name string) { w.rotateKey(name, step) })
 }
 
@@ -658,6 +701,7 @@ func (w *world) rotateKey(name, step string) {
 		w.failf("rotate-key %s step=%s: %s", name, step, msg)
 		return
 	}
+	w.count("rotate-key " + step + " ok")
 	if kid, _ := resp.Data["current_kid"].(string); kid != "" && (step == "auto" || step == "switch") {
 		w.mu.Lock()
 		w.returned[name] = max(w.returned[name], w.store.orderOf("kid:"+kid))
@@ -752,6 +796,7 @@ func (w *world) readWith(env *testEnv, ctx context.Context, name, op string) {
 		w.failf("%s %s got a token minted (vendor request %d) before a rotate/%s that returned before the read began (request %d): rotate drops the cached token first",
 			op, name, issued.idx, name, rotated)
 	}
+	w.count(op + " served")
 	w.checkTTL(op, name, resp, start, issued, before, after)
 }
 
@@ -782,6 +827,10 @@ func (w *world) checkTTL(op, name string, resp *logical.Response, start time.Tim
 	if resp.Secret == nil {
 		what = "lease=false ttl"
 	}
+	if before != nil && after != nil && before.MaxTTL > 0 && after.MaxTTL > 0 && ttl == max(before.MaxTTL, after.MaxTTL) {
+		w.count("max_ttl cap checked")
+	}
+	w.count("ttl checked: " + what)
 	switch {
 	case ttl < minLease:
 		w.failf("%s %s: %s %s, less than %s (a TTL of 0 becomes the mount's 32 days)", op, name, what, ttl, minLease)
@@ -804,6 +853,7 @@ func (w *world) expectError(op, name string, err error) {
 	case errors.Is(err, errInjected), strings.Contains(err.Error(), errInjected.Error()):
 	case errors.Is(err, context.Canceled):
 	case strings.HasPrefix(op, "standby") && err.Error() == logical.ErrReadOnly.Error():
+		w.count("standby ErrReadOnly")
 	default:
 		w.failf("%s %s: unexpected error %T %v", op, name, err, err)
 	}

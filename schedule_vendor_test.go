@@ -138,6 +138,7 @@ func (t *scheduleTransport) presentedCert(req *http.Request) (string, error) {
 	if cn := resp.Header.Get("X-CN"); cn != "id-f" {
 		t.w.failf("mTLS: the plugin presented a certificate for %q, want id-f", cn)
 	}
+	t.w.count("mTLS handshake with client certificate")
 	return resp.Header.Get(certHeader), nil
 }
 
@@ -166,6 +167,7 @@ func (w *world) route(req *http.Request) (*http.Response, bool) {
 	}
 	name := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/"), wellKnown)
 	w.traceLine(fmt.Sprintf("discovery %s", name), w.env.clock.Now())
+	w.count("discovery")
 	issuer := "http://127.0.0.1/" + name
 	return jsonResponse(req, http.StatusOK, map[string]interface{}{
 		"issuer": issuer, "token_endpoint": issuer + "/token",
@@ -297,6 +299,7 @@ func (w *world) vendorKey(name, kid string) (*jose.JSONWebKey, bool) {
 		resp *logical.Response
 		err  error
 	}
+	w.count("vendor fetched jwks")
 	ch := make(chan fetched, 1)
 	go func() {
 		resp, err := w.env.b.HandleRequest(context.Background(), &logical.Request{
@@ -350,6 +353,10 @@ func (w *world) checkRetry(r vendorRequest) {
 	w.mu.Lock()
 	prev, ok := w.lastAttempt[r.ctx]
 	w.mu.Unlock()
+	w.count("retry in a grant")
+	if ok && prev.gap > 0 {
+		w.count("retry after Retry-After")
+	}
 	if ok && r.at.Sub(prev.at) < prev.gap {
 		w.failf("a retry of %s's grant came %s after an answer whose Retry-After asked for %s", r.name, r.at.Sub(prev.at), prev.gap)
 	}
