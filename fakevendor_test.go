@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,7 +37,18 @@ type fakeVendor struct {
 	onAnswer func(name string, m vendorMode, at time.Time)
 	// capture, when set, sees each request and its body.
 	capture func(r *http.Request, body string)
-	seq     int
+	// route, when set, may answer a request that is not a token request
+	// (the schedule test's discovery documents).
+	route func(r *http.Request) (*http.Response, bool)
+	// authenticate, when set, checks the request's client authentication
+	// and returns who it is (the secret, key id or certificate that
+	// authenticated); a refusal is answered 401 invalid_client.
+	authenticate func(r *http.Request, name string, form url.Values) (identity string, ok bool)
+	// beforeAnswer and afterAnswer, when set, see each request with its
+	// grant's context (retries of one grant share it).
+	beforeAnswer func(r vendorRequest)
+	afterAnswer  func(r vendorRequest, m vendorMode)
+	seq          int
 }
 
 // vendorMode is how a token endpoint answers until told otherwise.
@@ -55,6 +67,7 @@ type vendorMode struct {
 type issuedToken struct {
 	name, secret string
 	expiresAt    time.Time
+	idx          int // the index in the request log of the request that got it
 }
 
 // vendorRequest is one token request as the vendor saw it.
@@ -62,6 +75,9 @@ type vendorRequest struct {
 	name, secret string
 	at           time.Time
 	status       int // what it answered (0 when the request gave up first)
+	ctx          context.Context
+	retry        bool // an earlier request of the log had the same context: a retry inside one grant
+	idx          int
 }
 
 func newFakeVendor(clock *fakeClock) *fakeVendor {
@@ -134,6 +150,11 @@ func (v *fakeVendor) token(access string) (issuedToken, bool) {
 }
 
 func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v.route != nil {
+		if resp, ok := v.route(req); ok {
+			return resp, nil
+		}
+	}
 	name := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/"), "/token")
 	body := requestBody(req)
 	form, _ := url.ParseQuery(body)
@@ -141,14 +162,35 @@ func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 	if v.capture != nil {
 		v.capture(req, body)
 	}
+	refused := false
+	if v.authenticate != nil {
+		var ok bool
+		secret, ok = v.authenticate(req, name, form)
+		refused = !ok
+	}
 	at := v.clock.Now()
 	if v.onRequest != nil {
 		v.onRequest(name, secret, at)
 	}
 	v.mu.Lock()
+	r := vendorRequest{name: name, secret: secret, at: at, ctx: req.Context()}
+	for _, p := range v.log {
+		r.retry = r.retry || (p.name == name && p.ctx == r.ctx)
+	}
+	v.mu.Unlock()
+	if v.beforeAnswer != nil {
+		v.beforeAnswer(r)
+	}
+	// The mode is read and a held request registered under one lock: a
+	// join that clears the mode and then releases misses none.
+	v.mu.Lock()
 	m := v.modes[name]
+	if refused {
+		m.status, m.oauthError, m.retryAfter = http.StatusUnauthorized, "invalid_client", ""
+	}
 	idx := len(v.log)
-	v.log = append(v.log, vendorRequest{name: name, secret: secret, at: at})
+	r.idx = idx
+	v.log = append(v.log, r)
 	var wait chan struct{}
 	if m.hold {
 		wait = make(chan struct{})
@@ -163,20 +205,24 @@ func (v *fakeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, req.Context().Err()
 		}
 	}
-	resp := v.answer(req, body, name, secret, at, m)
+	resp := v.answer(req, body, name, secret, at, m, idx)
 	if v.onAnswer != nil {
 		v.onAnswer(name, m, at)
 	}
 	v.mu.Lock()
 	v.log[idx].status = resp.StatusCode
+	r.status = resp.StatusCode
 	v.mu.Unlock()
+	if v.afterAnswer != nil {
+		v.afterAnswer(r, m)
+	}
 	v.clock.Advance(m.transit)
 	return resp, nil
 }
 
 // answer mints at the moment the request arrived: the vendor's expiry is
 // the earliest the plugin may claim.
-func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at time.Time, m vendorMode) *http.Response {
+func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at time.Time, m vendorMode, idx int) *http.Response {
 	if m.status != 0 {
 		code := m.oauthError
 		if code == "" {
@@ -203,7 +249,7 @@ func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at tim
 	v.mu.Lock()
 	v.seq++
 	access := fmt.Sprintf("tok-%s-%d", name, v.seq)
-	v.issued[access] = issuedToken{name: name, secret: secret, expiresAt: at.Add(lifetime)}
+	v.issued[access] = issuedToken{name: name, secret: secret, expiresAt: at.Add(lifetime), idx: idx}
 	v.mu.Unlock()
 	return jsonResponse(req, http.StatusOK, map[string]interface{}{
 		"access_token": access, "token_type": "Bearer", "expires_in": int64(lifetime / time.Second),
