@@ -92,7 +92,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if changed {
 		cfg.Generation = rand.Uint64()
 	}
-	st, err := loadStatus(ctx, req.Storage, name)
+	st, err := b.statusForWrite(ctx, req.Storage, name, old)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +130,15 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		resp = generatedKeyAnswer(resp, name, cfg)
 	}
 	return resp, nil
+}
+
+// statusForWrite: an update keeps the config's status; a create starts
+// from none (clearLeftovers).
+func (b *backend) statusForWrite(ctx context.Context, s logical.Storage, name string, old *vendorConfig) (*grantStatus, error) {
+	if old == nil {
+		return clearLeftovers(ctx, s, name)
+	}
+	return loadStatus(ctx, s, name)
 }
 
 // generatedKeyAnswer tells the operator what the vendor needs to know of a
@@ -306,13 +315,33 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	unlock := b.locks.lock(name)
 	defer unlock()
 	defer b.forgetLocked(name)
-	defer b.metrics.forget(name)
-	for _, prefix := range []string{configPrefix, tokenPrefix, statusPrefix, readMarkPrefix} { // keys live in the config
-		if err := req.Storage.Delete(ctx, prefix+name); err != nil {
-			return nil, fmt.Errorf("deleting %s%s: %w", prefix, name, err)
+	// The config goes first: once it is gone the name is deleted, and
+	// what a failed delete leaves behind is removed by the next delete or
+	// create (clearLeftovers). Keys live in the config.
+	if err := deleteRecords(ctx, req.Storage, name, configPrefix); err != nil {
+		return nil, err
+	}
+	b.metrics.forget(name)
+	return nil, deleteRecords(ctx, req.Storage, name, tokenPrefix, statusPrefix, readMarkPrefix)
+}
+
+// clearLeftovers: a config created under a name starts clean, whatever a
+// delete that failed after removing the config left of the old one (its
+// status counts, last_error, read mark). Returns the fresh status.
+func clearLeftovers(ctx context.Context, s logical.Storage, name string) (*grantStatus, error) {
+	if err := deleteRecords(ctx, s, name, tokenPrefix, statusPrefix, readMarkPrefix); err != nil {
+		return nil, err
+	}
+	return &grantStatus{}, nil
+}
+
+func deleteRecords(ctx context.Context, s logical.Storage, name string, prefixes ...string) error {
+	for _, prefix := range prefixes {
+		if err := s.Delete(ctx, prefix+name); err != nil {
+			return fmt.Errorf("deleting %s%s: %w", prefix, name, err)
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {

@@ -208,10 +208,7 @@ type world struct {
 	// cleaned by the next delete.
 	deleteFailed map[string]bool
 	statusLost   map[string]int // status Puts that failed since the config was created
-	// inherited: the config was created while a failed delete had left
-	// its predecessor's status/<name> behind (see strictStatus).
-	inherited map[string]bool
-	counts    map[string]int // how often each path ran (the run's log shows them)
+	counts       map[string]int // how often each path ran (the run's log shows them)
 }
 
 // count notes that a path of interest ran.
@@ -245,13 +242,6 @@ func (c coverage) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// strictStatus: FINDING (issue 17 item 8, for the lead): a delete whose
-// Delete of token/<name> or status/<name> fails leaves status/<name>
-// behind, and a config created under the name before another delete
-// inherits its grant and failure counts (and last_error). The counts
-// check skips such a config unless SCHEDULE_STRICT=1.
-var strictStatus = os.Getenv("SCHEDULE_STRICT") != ""
-
 // failedRequest: the vendor answered a failure; the next request for the
 // name must wait at least gap, unless an operator acted meanwhile.
 type failedRequest struct {
@@ -267,7 +257,7 @@ func newWorld(t *testing.T, seed uint64, serial bool, tlsFront *scheduleTLS) *wo
 		version: map[string]int{}, holding: map[string]bool{}, epoch: clock.Now(),
 		idOrd: map[string]int{}, idSeq: map[string]int{}, secrets: map[string][]string{}, jwks: map[string]jose.JSONWebKeySet{}, jtis: map[string]bool{},
 		lastFail: map[string]failedRequest{}, lastAttempt: map[context.Context]failedRequest{}, opEpoch: map[string]int{}, acting: map[string]int{}, writing: map[string]int{},
-		created: map[string]int{}, returned: map[string]int{}, rotated: map[string]int{}, deleteFailed: map[string]bool{}, statusLost: map[string]int{}, inherited: map[string]bool{}, counts: map[string]int{},
+		created: map[string]int{}, returned: map[string]int{}, rotated: map[string]int{}, deleteFailed: map[string]bool{}, statusLost: map[string]int{}, counts: map[string]int{},
 	}
 	for _, k := range scheduleNames {
 		w.names = append(w.names, k.name)
@@ -958,7 +948,6 @@ func (w *world) noteCreated(name, identity string) {
 	defer w.mu.Unlock()
 	w.created[name] = since
 	w.statusLost[name] = 0
-	w.inherited[name] = w.deleteFailed[name]
 }
 
 // checkQuiescent: with nothing in flight, storage holds nothing of a
@@ -969,7 +958,7 @@ func (w *world) checkQuiescent() {
 	for _, name := range w.names {
 		cfg := w.store.rawConfig(name)
 		w.mu.Lock()
-		since, lostStatus, deleteFailed, inherited := w.created[name], w.statusLost[name], w.deleteFailed[name], w.inherited[name]
+		since, lostStatus, deleteFailed := w.created[name], w.statusLost[name], w.deleteFailed[name]
 		w.mu.Unlock()
 		if cfg == nil {
 			for _, p := range []string{tokenPrefix, statusPrefix} {
@@ -977,9 +966,6 @@ func (w *world) checkQuiescent() {
 					w.failf("config %s is deleted but %s%s is in storage", name, p, name)
 				}
 			}
-			continue
-		}
-		if inherited && !strictStatus {
 			continue
 		}
 		st := w.store.rawStatus(name)

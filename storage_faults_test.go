@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // faultyStorage injects failures into InmemStorage by key prefix.
 type faultyStorage struct {
 	logical.InmemStorage
-	failPut, failGet atomic.Value // string prefix; "" = none
+	failPut, failGet, failDelete atomic.Value // string prefix; "" = none
 }
 
 var errInjected = errors.New("injected storage failure")
@@ -38,6 +39,36 @@ func (s *faultyStorage) Get(ctx context.Context, key string) (*logical.StorageEn
 		return nil, errInjected
 	}
 	return s.InmemStorage.Get(ctx, key)
+}
+
+func (s *faultyStorage) Delete(ctx context.Context, key string) error {
+	if s.fails(&s.failDelete, key) {
+		return errInjected
+	}
+	return s.InmemStorage.Delete(ctx, key)
+}
+
+// TestRecreatedAfterFailedDeleteStartsClean: a delete that fails after
+// removing the config leaves the old status behind; a config created
+// under the name must not inherit its counts or last_error (found by
+// TestRandomizedSchedulesSerial, seed 20).
+func TestRecreatedAfterFailedDeleteStartsClean(t *testing.T) {
+	env, fs := newFaultyEnv(t)
+	env.configure(vendorsim.AgentSync, nil)
+	env.read("creds/agentsync")
+	fs.failDelete.Store(tokenPrefix)
+	if _, err := env.do(logical.DeleteOperation, "config/agentsync", nil); !errors.Is(err, errInjected) {
+		t.Fatalf("delete with a failing token Delete: %v, want the storage error", err)
+	}
+	fs.failDelete.Store("")
+	env.configure(vendorsim.AgentSync, map[string]interface{}{"verify": false})
+	st := env.read("status/agentsync").Data
+	if fmt.Sprint(st["grants"], st["failures"]) != "0 0" || st["last_error"] != nil && st["last_error"] != "" {
+		t.Fatalf("re-created config's status: grants %v failures %v last_error %v, want a clean start", st["grants"], st["failures"], st["last_error"])
+	}
+	if e, _ := fs.Get(context.Background(), tokenPrefix+"agentsync"); e != nil {
+		t.Fatal("the old config's token survived into the new one")
+	}
 }
 
 func newFaultyEnv(t *testing.T) (*simEnv, *faultyStorage) {
