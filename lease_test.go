@@ -1,8 +1,12 @@
 package oauthvendor
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
 func tokenOf(lifetime time.Duration, minted time.Time) *cachedToken {
@@ -42,6 +46,105 @@ func TestAgentReReadLandsInRefreshWindow(t *testing.T) {
 					t.Fatalf("L=%s read at %s TTL %s: re-read at %.0f%% still gets the old token", l, readAt, ttl, frac*100)
 				}
 			}
+		}
+	}
+}
+
+// agentSleep is how long Vault Agent waits before re-reading a creds
+// answer that has no lease, as consul-template v0.41.1 (Vault 1.21)
+// decides it in dependency/vault_common.go leaseCheckWait: the data as the
+// Vault API client decodes it (numbers as json.Number); rotation_period
+// present and ttl an integer: ttl+1 s, no jitter; else 85-95% (frac) of
+// the default lease duration, 5 minutes.
+func agentSleep(t *testing.T, data map[string]interface{}, frac float64) time.Duration {
+	t.Helper()
+	raw, err := json.Marshal(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var got map[string]interface{}
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["rotation_period"]; ok {
+		if n, ok := got["ttl"].(json.Number); ok {
+			if ttl, err := n.Int64(); err == nil {
+				return time.Duration(ttl+1) * time.Second
+			}
+		}
+	}
+	return time.Duration(float64(5*time.Minute) * frac)
+}
+
+func agentLifetimes() []time.Duration {
+	lifetimes := []time.Duration{}
+	for l := 3 * time.Second; l <= 30*24*time.Hour; l += l/7 + time.Second {
+		lifetimes = append(lifetimes, l)
+	}
+	return append(lifetimes, 30*time.Second, 8*time.Minute, 10*time.Minute, time.Hour, 24*time.Hour)
+}
+
+// TestAgentReReadOfPlainAnswer is the lease=false half of API.md's Agent
+// invariant, for every lifetime from 3 s to 30 days and any refresh_before:
+// Agent, reading the answer's ttl and rotation_period, re-reads no later
+// than the lease would have ended (so at least the margin before expiry)
+// and finds the token due (so it gets a new one). Without rotation_period
+// Agent waits 85-95% of 5 minutes whatever the token's lifetime.
+func TestAgentReReadOfPlainAnswer(t *testing.T) {
+	env := newTestEnv(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, rb := range []time.Duration{0, time.Second, 30 * time.Second, 5 * time.Minute, 2 * time.Hour} {
+		cfg := &vendorConfig{Lease: boolPtr(false), RefreshBefore: rb}
+		for _, l := range agentLifetimes() {
+			tok := tokenOf(l, t0)
+			for readAt := time.Duration(0); readAt < l; readAt += max(l/50, time.Second) {
+				now := t0.Add(readAt)
+				if !tok.fresh(now, rb, 1) {
+					break
+				}
+				data := env.b.credsResponse(cfg, tok, now).Data
+				for _, frac := range []float64{0.85, 0.90, 0.95} {
+					reRead := now.Add(agentSleep(t, data, frac))
+					if reRead.After(now.Add(tok.rawLease(now))) || !reRead.Before(tok.ExpiresAt) {
+						t.Fatalf("refresh_before=%s L=%s read at %s (ttl %v): Agent re-reads %s before expiry, after the margin %s",
+							rb, l, readAt, data["ttl"], tok.ExpiresAt.Sub(reRead), tok.margin())
+					}
+					if tok.fresh(reRead, rb, 1) {
+						t.Fatalf("refresh_before=%s L=%s read at %s (ttl %v): Agent's re-read %s before expiry gets the old token",
+							rb, l, readAt, data["ttl"], tok.ExpiresAt.Sub(reRead))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAgentRendersPlainAnswerInTime drives Agent's loop through the
+// backend against the simulator, with 10-minute tokens and lease=false:
+// each re-read (when Agent's rule says) returns a new token while the one
+// it replaces is still valid at the vendor, five rotations in a row.
+func TestAgentRendersPlainAnswerInTime(t *testing.T) {
+	env := newSimEnv(t)
+	env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{Lifetime: 10 * time.Minute})
+	env.configure(vendorsim.AgentSync, map[string]interface{}{"lease": false})
+	// Another reader had the token minted 2m40s before Agent starts.
+	env.read("creds/agentsync")
+	env.clock.Advance(2*time.Minute + 40*time.Second)
+	resp := env.read("creds/agentsync")
+	for i := range 5 {
+		if ttl, rp := resp.Data["ttl"], resp.Data["rotation_period"]; ttl == nil || rp == nil {
+			t.Fatalf("lease=false answer without ttl (%v) or rotation_period (%v)", ttl, rp)
+		}
+		old := resp.Data["access_token"].(string)
+		env.clock.Advance(agentSleep(t, resp.Data, 0.95))
+		if !env.sim.TokenValid(vendorsim.AgentSync, old) {
+			t.Fatalf("rotation %d: the rendered token expired before Agent re-read", i+1)
+		}
+		resp = env.read("creds/agentsync")
+		if resp.Data["access_token"] == old {
+			t.Fatalf("rotation %d: Agent's re-read got the same token back", i+1)
 		}
 	}
 }
