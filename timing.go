@@ -145,7 +145,10 @@ func agentWindowShort(refreshBefore, l time.Duration) (time.Duration, bool) {
 		return 0, false
 	}
 	need := agentLeaseWindow(l)
-	return need, refreshWindowFor(l, refreshBefore) < need
+	// A token with under minLease of lease left is replaced whatever the
+	// window: that is where a short window still ends.
+	due := max(refreshWindowFor(l, refreshBefore), marginFor(l)+minLease)
+	return need, due < need
 }
 
 // proactiveWindow opens before the read path's refresh window by up to two
