@@ -124,10 +124,10 @@ func (t *cachedToken) rotationPeriod(refreshBefore time.Duration) time.Duration 
 // a lease of a token of lifetime l to receive a new token. A read with x
 // left (x <= l) gets TTL = trunc(x - m) > x - m - 1s; the re-read at
 // >= 85% of it leaves less than 0.15x + 0.85(m + 1s) <= 0.15l + 0.85(m + 1s),
-// which must be inside the window. The default window meets it wherever it
-// is longer (a longer window only fails fewer reads), and is itself
-// checked read by read in lease_test.go, so the smaller of the two is
-// enough.
+// which must be inside the window. Where the default window is shorter
+// than that bound it still suffices (checked read by read in
+// lease_test.go), and a longer window only serves fewer reads from cache:
+// so the smaller of the two is enough.
 func agentLeaseWindow(l time.Duration) time.Duration {
 	m := marginFor(l)
 	bound := time.Duration((1-agentReReadMin)*float64(l) + agentReReadMin*float64(m+time.Second))
