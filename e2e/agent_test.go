@@ -92,7 +92,7 @@ func agentRotates(t *testing.T, name string, extra map[string]any) {
 		t.Errorf("invalid observation at %s", msg)
 	}
 	if len(order) < rotations+1 {
-		t.Errorf("saw %d distinct tokens in %s, want %d (%d rotations)", len(order), limit, rotations+1, rotations)
+		t.Errorf("saw %d distinct tokens in %s, want %d (%d rotations)", len(order), time.Since(start).Round(time.Second), rotations+1, rotations)
 	}
 	for i, tok := range order {
 		s := tokens[tok]
