@@ -165,8 +165,12 @@ func TestMaxTTLAndLeaseFalse(t *testing.T) {
 	if resp.Secret != nil {
 		t.Fatal("lease=false still returned a lease")
 	}
-	if resp.Data["ttl"] != int64(300) {
-		t.Fatalf("ttl = %v, want 300", resp.Data["ttl"])
+	// One second short of the lease: Vault Agent re-reads ttl+1 s later.
+	if resp.Data["ttl"] != int64(299) {
+		t.Fatalf("ttl = %v, want 299 (max_ttl 5m less Agent's 1 s)", resp.Data["ttl"])
+	}
+	if rp, ok := resp.Data["rotation_period"].(int64); !ok || rp <= 0 {
+		t.Fatalf("rotation_period = %v, want the seconds between tokens", resp.Data["rotation_period"])
 	}
 	if env.tokenRequests(vendorsim.Alation) != 1 {
 		t.Fatal("changing max_ttl or lease dropped the cached token")

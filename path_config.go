@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -121,10 +122,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	}
 	resp := configWarnings(eff)
 	if discoveryWarning != "" {
-		if resp == nil {
-			resp = &logical.Response{}
-		}
-		resp.AddWarning(discoveryWarning)
+		resp = withWarning(resp, discoveryWarning)
+	}
+	if w := agentWindowWarning(ctx, req.Storage, name, cfg, eff, verified); w != "" {
+		resp = withWarning(resp, w)
 	}
 	if generated {
 		resp = generatedKeyAnswer(resp, name, cfg)
@@ -283,6 +284,51 @@ func configWarnings(eff *vendorConfig) *logical.Response {
 	resp.AddWarning(fmt.Sprintf("token_url host %q is not one of %s's published token hosts (%s)",
 		u.Hostname(), p.Vendor, strings.Join(p.KnownHosts, ", ")))
 	return resp
+}
+
+func withWarning(resp *logical.Response, w string) *logical.Response {
+	if resp == nil {
+		resp = &logical.Response{}
+	}
+	resp.AddWarning(w)
+	return resp
+}
+
+// agentWindowWarning: an explicit refresh_before too short for Vault
+// Agent's re-read of a lease to get a new token (timing.go,
+// agentWindowShort). The token lifetime is known at write from the
+// verified token, else the cached one, else default_ttl as written, else
+// the lifetime the preset's vendor documents; when none says, nothing is
+// claimed. A storage error only skips the warning: the config is stored.
+func agentWindowWarning(ctx context.Context, s logical.Storage, name string, cfg, eff *vendorConfig, verified *cachedToken) string {
+	if cfg.RefreshBefore <= 0 || !eff.leaseEnabled() {
+		return ""
+	}
+	l, source := knownLifetime(ctx, s, name, cfg, eff, verified)
+	need, short := agentWindowShort(cfg.RefreshBefore, l)
+	if !short {
+		return ""
+	}
+	return fmt.Sprintf("refresh_before=%s is too short for Vault Agent with %s tokens (%s): Agent re-reads a lease at 85-95%% of its TTL, "+
+		"and a re-read before the refresh window opens gets the same token back with a shorter lease: it needs a window of at least %s. "+
+		"Set at least that, or unset refresh_before (the default window, %s for this lifetime, is enough); lease=false is not affected",
+		cfg.RefreshBefore, l, source, need, refreshWindowFor(l, 0))
+}
+
+func knownLifetime(ctx context.Context, s logical.Storage, name string, cfg, eff *vendorConfig, verified *cachedToken) (time.Duration, string) {
+	if verified != nil {
+		return verified.lifetime(), "the verified token's lifetime"
+	}
+	if tok, err := loadToken(ctx, s, name); err == nil && tok != nil && tok.Generation == cfg.Generation {
+		return tok.lifetime(), "the cached token's lifetime"
+	}
+	if cfg.DefaultTTL > 0 {
+		return cfg.DefaultTTL, "default_ttl"
+	}
+	if p, ok := presets[eff.Preset]; ok && p.Lifetime > 0 {
+		return p.Lifetime, p.Vendor + "'s documented token lifetime"
+	}
+	return 0, ""
 }
 
 func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {

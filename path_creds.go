@@ -25,11 +25,12 @@ func pathCreds(b *backend) *framework.Path {
 }
 
 var credsResponseFields = map[string]*framework.FieldSchema{
-	"access_token": {Type: framework.TypeString, Description: "The vendor's access token."},
-	"token_type":   {Type: framework.TypeString, Description: "Token type, Bearer unless the vendor says otherwise."},
-	"expires_at":   {Type: framework.TypeString, Description: "RFC 3339 time at which the vendor's token expires."},
-	"api_key":      {Type: framework.TypeString, Description: "The API key, only with api_key_in_creds=true."},
-	"ttl":          {Type: framework.TypeInt, Description: "Seconds the token may be used, only with lease=false."},
+	"access_token":    {Type: framework.TypeString, Description: "The vendor's access token."},
+	"token_type":      {Type: framework.TypeString, Description: "Token type, Bearer unless the vendor says otherwise."},
+	"expires_at":      {Type: framework.TypeString, Description: "RFC 3339 time at which the vendor's token expires."},
+	"api_key":         {Type: framework.TypeString, Description: "The API key, only with api_key_in_creds=true."},
+	"ttl":             {Type: framework.TypeInt, Description: "Seconds the token may be used, only with lease=false."},
+	"rotation_period": {Type: framework.TypeInt, Description: "Seconds one token is handed out before the next is minted, only with lease=false (makes Vault Agent re-read after ttl)."},
 }
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -52,11 +53,11 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 }
 
 // credsResponse: a lease that ends before the token, or with lease=false a
-// plain answer carrying the same TTL as data.
+// plain answer carrying ttl and rotation_period as data, the pair Vault
+// Agent reads to re-read in time (timing.go, plainTTL).
 func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken, at time.Time) *logical.Response {
-	ttl := tok.leaseTTL(at, cfg.MaxTTL)
 	tok.box()
-	data := make(map[string]interface{}, 5)
+	data := make(map[string]interface{}, 6)
 	data["access_token"] = tok.boxed.accessToken
 	data["token_type"] = tok.boxed.tokenType
 	data["expires_at"] = tok.boxed.expiresAt
@@ -64,9 +65,11 @@ func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken, at time.Tim
 		data["api_key"] = cfg.APIKey
 	}
 	if !cfg.leaseEnabled() {
-		data["ttl"] = int64(ttl / time.Second)
+		data["ttl"] = int64(tok.plainTTL(at, cfg.MaxTTL) / time.Second)
+		data["rotation_period"] = int64(tok.rotationPeriod(cfg.RefreshBefore) / time.Second)
 		return &logical.Response{Data: data}
 	}
+	ttl := tok.leaseTTL(at, cfg.MaxTTL)
 	resp := b.Secret(secretTypeToken).Response(data, nil)
 	resp.Secret.TTL = ttl
 	resp.Secret.MaxTTL = ttl
@@ -82,5 +85,7 @@ grant (concurrent readers wait for it and share its result).
 The answer is a non-renewable lease whose TTL ends before the token does:
 the time left minus a margin (1 minute, or a tenth of the lifetime for
 tokens under 10 minutes), capped by max_ttl. Revoking it does not revoke
-the shared vendor token. With lease=false the answer is plain data with ttl.
+the shared vendor token. With lease=false the answer is plain data: ttl
+(that time less one second) and rotation_period, so that Vault Agent
+re-reads when the lease would have ended.
 `

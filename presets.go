@@ -21,6 +21,10 @@ type preset struct {
 	// KnownHosts, when set, are the vendor's published token hosts; another
 	// host draws a warning (not an error: tests and proxies use others).
 	KnownHosts []string
+	// Lifetime is the token lifetime the vendor's page documents, for the
+	// refresh_before warning of a write that minted no token (timing.go,
+	// agentWindowShort).
+	Lifetime time.Duration
 }
 
 var presets = map[string]preset{
@@ -39,6 +43,7 @@ var presets = map[string]preset{
 		},
 		Requires:   []string{"client_id", "client_secret", "username", "password", "api_key"},
 		KnownHosts: []string{"api.alpha-sense.com"},
+		Lifetime:   24 * time.Hour,
 	},
 	// Vendor page 002: not OAuth at all. A JSON {username, password} login
 	// whose answer holds only access_token: no expires_in, no token_type.
@@ -55,6 +60,7 @@ var presets = map[string]preset{
 			DefaultTTL: time.Hour,
 		},
 		KnownHosts: []string{"api.alertsite.com"},
+		Lifetime:   time.Hour,
 	},
 	// Vendor page 003: the token URL is per customer instance and ends in a
 	// trailing slash (<base_url>/oauth/v2/token/); without it the server
@@ -81,6 +87,7 @@ var presets = map[string]preset{
 			ClientAuth: authBody,
 		},
 		KnownHosts: []string{"auth.agentsync.io", "auth.dev.agentsync.io", "auth.test.agentsync.io", "auth.sandbox.agentsync.io"},
+		Lifetime:   time.Hour,
 	},
 }
 

@@ -42,8 +42,10 @@ func (t *cachedToken) lifetime() time.Duration { return t.ExpiresAt.Sub(t.Minted
 
 // margin keeps a lease ending before its token: a minute, or a tenth of
 // the lifetime for tokens under ten minutes.
-func (t *cachedToken) margin() time.Duration {
-	if l := t.lifetime(); l < 10*time.Minute {
+func (t *cachedToken) margin() time.Duration { return marginFor(t.lifetime()) }
+
+func marginFor(l time.Duration) time.Duration {
+	if l < 10*time.Minute {
 		return l / 10
 	}
 	return time.Minute
@@ -72,7 +74,10 @@ func (t *cachedToken) servable(now time.Time) bool { return t.rawLease(now) >= m
 // every lifetime, so an Agent gets a new token rather than the same one
 // with an ever-shorter lease (checked in lease_test.go).
 func (t *cachedToken) refreshWindow(refreshBefore time.Duration) time.Duration {
-	l := t.lifetime()
+	return refreshWindowFor(t.lifetime(), refreshBefore)
+}
+
+func refreshWindowFor(l, refreshBefore time.Duration) time.Duration {
 	if refreshBefore > 0 {
 		// Never more than half the lifetime: a refresh_before longer than
 		// the vendor's tokens would otherwise mint on every read and run
@@ -80,6 +85,70 @@ func (t *cachedToken) refreshWindow(refreshBefore time.Duration) time.Duration {
 		return min(refreshBefore, l/2)
 	}
 	return min(max(l/4, 2*time.Minute), l/2)
+}
+
+// Vault Agent renders templates with consul-template (v0.41.1 in Vault
+// 1.21; dependency/vault_common.go, leaseCheckWait), which re-reads a
+// non-renewable secret after sleeping
+//   - with a lease: lease_renewal_threshold (0.9) of its TTL, +/- 0.05 of
+//     jitter, so 85-95%;
+//   - with no lease but rotation_period in the data: exactly ttl+1 s (the
+//     "cushion"), no jitter; ttl=0 is an error and a retry in later
+//     releases;
+//   - with no lease otherwise: 85-95% of its default_lease_duration (5m),
+//     whatever the token's lifetime.
+const (
+	agentReReadMin = 0.85
+	// agentCushion is the second consul-template adds to a rotating
+	// secret's ttl before re-reading it.
+	agentCushion = time.Second
+)
+
+// plainTTL is the ttl of a lease=false answer: the lease TTL one second
+// short, so that Agent's re-read (ttl + agentCushion, see above) comes when
+// the lease would have ended: inside the refresh window and at least the
+// margin before expiry, for every lifetime (lease_test.go). Readers other
+// than Agent just use the token a second less. Never 0 (see above).
+func (t *cachedToken) plainTTL(now time.Time, maxTTL time.Duration) time.Duration {
+	return max(t.leaseTTL(now, maxTTL)-agentCushion, time.Second)
+}
+
+// rotationPeriod is how long one token is handed out before a read mints
+// the next: its lifetime less the refresh window. A lease=false answer
+// carries it because its presence is what makes Agent honour ttl.
+func (t *cachedToken) rotationPeriod(refreshBefore time.Duration) time.Duration {
+	return max((t.lifetime() - t.refreshWindow(refreshBefore)).Truncate(time.Second), time.Second)
+}
+
+// agentLeaseWindow is a refresh window long enough for Agent's re-read of
+// a lease of a token of lifetime l to receive a new token. A read with x
+// left (x <= l) gets TTL = trunc(x - m) > x - m - 1s; the re-read at
+// >= 85% of it leaves less than 0.15x + 0.85(m + 1s) <= 0.15l + 0.85(m + 1s),
+// which must be inside the window. Where the default window is shorter
+// than that bound it still suffices (checked read by read in
+// lease_test.go), and a longer window only serves fewer reads from cache:
+// so the smaller of the two is enough.
+func agentLeaseWindow(l time.Duration) time.Duration {
+	m := marginFor(l)
+	bound := time.Duration((1-agentReReadMin)*float64(l) + agentReReadMin*float64(m+time.Second))
+	ceil := bound.Truncate(time.Second) + time.Second
+	return min(ceil, refreshWindowFor(l, 0))
+}
+
+// agentWindowShort says whether an explicit refresh_before leaves a leased
+// token of lifetime l with a window too short for Agent's re-read (above),
+// and what window would do. lease=false needs no such check: with no
+// max_ttl, Agent's re-read comes with under a second of lease left, where
+// the token is no longer servable (minLease) whatever the window.
+func agentWindowShort(refreshBefore, l time.Duration) (time.Duration, bool) {
+	if refreshBefore <= 0 || l <= 0 {
+		return 0, false
+	}
+	need := agentLeaseWindow(l)
+	// A token with under minLease of lease left is replaced whatever the
+	// window: that is where a short window still ends.
+	due := max(refreshWindowFor(l, refreshBefore), marginFor(l)+minLease)
+	return need, due < need
 }
 
 // proactiveWindow opens before the read path's refresh window by up to two

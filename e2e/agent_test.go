@@ -19,14 +19,25 @@ import (
 // plugin's refresh window. The file is polled every 250 ms and every
 // content seen is checked against the simulator at once.
 func TestAgentRotatesBeforeExpiry(t *testing.T) {
+	agentRotates(t, "agentsync-agent", nil)
+}
+
+// The same with lease=false: no lease for Agent to time, so it re-reads
+// ttl+1 s after each read because the answer carries rotation_period.
+// Without it, Agent waits 85-95% of its 5-minute default lease duration and
+// the file holds an expired token from the 30th second.
+func TestAgentRotatesBeforeExpiryWithoutLease(t *testing.T) {
+	agentRotates(t, "agentsync-agent-nolease", map[string]any{"lease": false})
+}
+
+func agentRotates(t *testing.T, name string, extra map[string]any) {
 	const (
-		name      = "agentsync-agent"
 		vendor    = vendorsim.AgentSync
 		lifetime  = 30 * time.Second
 		rotations = 3
 		limit     = 4 * time.Minute
 	)
-	configureVendor(t, name, vendor, nil)
+	configureVendor(t, name, vendor, extra)
 	env.sim.setKnobs(t, vendor, map[string]any{"lifetime": lifetime.String()})
 	before := env.sim.tokenRequests(t, vendor)
 
@@ -44,9 +55,11 @@ func TestAgentRotatesBeforeExpiry(t *testing.T) {
 		invalid []string
 		start   = time.Now()
 	)
-	for len(order) < rotations+1 && time.Since(start) < limit {
+	// Stops at the first invalid observation: one is a failure, and
+	// without the fix for lease=false the next render is minutes away.
+	for len(order) < rotations+1 && len(invalid) == 0 && time.Since(start) < limit {
 		if agent.Exited() {
-			t.Fatalf("vault agent exited: %v (see %s)", agent.Err(), filepath.Join(env.dir, "agent.log"))
+			t.Fatalf("vault agent exited: %v (see %s)", agent.Err(), filepath.Join(env.dir, agentLog(name)))
 		}
 		b, err := os.ReadFile(dest)
 		now := time.Now()
@@ -79,7 +92,7 @@ func TestAgentRotatesBeforeExpiry(t *testing.T) {
 		t.Errorf("invalid observation at %s", msg)
 	}
 	if len(order) < rotations+1 {
-		t.Errorf("saw %d distinct tokens in %s, want %d (%d rotations)", len(order), limit, rotations+1, rotations)
+		t.Errorf("saw %d distinct tokens in %s, want %d (%d rotations)", len(order), time.Since(start).Round(time.Second), rotations+1, rotations)
 	}
 	for i, tok := range order {
 		s := tokens[tok]
@@ -95,6 +108,8 @@ func TestAgentRotatesBeforeExpiry(t *testing.T) {
 	}
 	t.Logf("%d vendor token requests for %d tokens rendered", env.sim.tokenRequests(t, vendor)-before, len(order))
 }
+
+func agentLog(name string) string { return "agent-" + name + ".log" }
 
 // startAgent runs `vault agent` (the same binary as the server) with
 // auto-auth from a token file and one template, until the test ends.
@@ -127,7 +142,7 @@ template {
 	if err := os.WriteFile(cfg, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := testproc.Start(env.dir, "agent.log", env.vaultBin, "agent", "-config="+cfg, "-log-level=debug")
+	p, err := testproc.Start(env.dir, agentLog(name), env.vaultBin, "agent", "-config="+cfg, "-log-level=debug")
 	if err != nil {
 		t.Fatalf("vault agent: %v", err)
 	}

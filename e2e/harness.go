@@ -99,7 +99,7 @@ func (h *harness) start() error {
 	if h.dir, err = os.MkdirTemp("", "oauthvendor-e2e-*"); err != nil {
 		return err
 	}
-	fmt.Printf("e2e: work dir %s (logs: vault.log, audit.log, sim.log, agent.log)\n", h.dir)
+	fmt.Printf("e2e: work dir %s (logs: vault.log, audit.log, sim.log, agent-<config>.log)\n", h.dir)
 	if err := h.findBinaries(repo); err != nil {
 		return err
 	}

@@ -88,6 +88,9 @@ func TestLeaseOptions(t *testing.T) {
 		if want := left - leaseMargin; ttl <= 0 || ttl > want+2*time.Second || ttl < want-10*time.Second {
 			t.Errorf("data ttl %s with %s left on the token: want time left - %s margin", ttl, left, leaseMargin)
 		}
+		if rp := jsonNumber(t, s.Data["rotation_period"]); rp <= 0 {
+			t.Errorf("rotation_period %d: want the seconds between tokens (Vault Agent honours ttl only with it)", rp)
+		}
 		if !env.sim.valid(t, vendor, accessToken(t, s)) {
 			t.Error("the simulator does not know the token")
 		}
