@@ -435,6 +435,12 @@ func TestWithheldDescriptionKeepsTheOAuthError(t *testing.T) {
 		{"bad client", withheld},                          // not a token
 		{strings.Repeat("x", maxCodeLen+1), withheld},     // not short
 	}
+	// A code that is an encoding of a run of the secret: base64 of
+	// "XVlBzgbai" holds no raw fragment, but the redactor cuts it.
+	encRed := newRedactor(&vendorConfig{ClientID: "cid", ClientSecret: "q7+XVlBzgbai+authentication"})
+	if got := vendorErrorDetail([]byte(`{"error":"WFZsQnpnYmFp"`+desc), encRed); got != withheld {
+		t.Errorf("a base64 run of the secret as the code: %q, want %q", got, withheld)
+	}
 	for _, c := range cases {
 		got := vendorErrorDetail([]byte(`{"error":"`+c.code+`"`+desc), red)
 		if got != c.want {

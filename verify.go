@@ -88,12 +88,26 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 			missing = append(missing, field)
 		}
 	}
+	if _, given := d.GetOk("private_key"); signsForThisHost(old, field) && !given {
+		missing = append(missing, "private_key")
+	}
 	if len(missing) == 0 {
 		return nil
 	}
 	sort.Strings(missing)
 	return fieldErr(field, "%s: give %s again in the same write (stored secrets are only sent to the endpoint they were written for)",
 		change, strings.Join(missing, ", "))
+}
+
+// signsForThisHost: a private_key_jwt assertion's aud stays the vendor's
+// when only the TLS trust changes (a host move moves the default aud, and
+// audienceFollowsHost holds a written one), so a server the new CA vouches
+// for would get an assertion it could replay at the vendor (RFC 7523 3:
+// the aud check is the only thing binding it). A key generated in Vault
+// cannot be given again: such a config changes its TLS trust with a key of
+// the operator's, or is written anew.
+func signsForThisHost(old *vendorConfig, field string) bool {
+	return (field == "ca_cert" || field == "tls_client_cert") && old.effective().ClientAuth == authPrivateKeyJWT && old.PrivateKey != ""
 }
 
 // endpointChange names the field of a write that changes where, or over

@@ -237,6 +237,30 @@ func TestSecretsFollowTheirTLSTrust(t *testing.T) {
 	}
 }
 
+// TestAssertionKeyFollowsTLSTrust: under private_key_jwt a ca_cert or
+// tls_client_cert change keeps the host, so the next assertion still has
+// the real vendor's aud; sent to a server the new CA vouches for, it could
+// be replayed at the vendor. The key must be given again, like a secret.
+func TestAssertionKeyFollowsTLSTrust(t *testing.T) {
+	env := newTestEnv(t)
+	caKey, _ := rsaPEM(t, 2048, false)
+	otherCAKey, _ := rsaPEM(t, 2048, false)
+	_, signingPEM := rsaPEM(t, 2048, false)
+	ca, otherCA := selfSigned(t, caKey, "ca"), selfSigned(t, otherCAKey, "attacker ca")
+	env.write("config/x", map[string]interface{}{
+		"token_url": "https://127.0.0.1/x/token", "client_id": "c", "client_auth": "private_key_jwt",
+		"private_key": signingPEM, "ca_cert": ca, "verify": false,
+	})
+	resp, err := env.do(logical.UpdateOperation, "config/x", map[string]interface{}{"ca_cert": otherCA, "verify": false})
+	if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "ca_cert:") || !strings.Contains(resp.Error().Error(), "give private_key again") {
+		t.Fatalf("ca_cert alone under private_key_jwt: %v %v, want a 400 naming ca_cert and asking for private_key", resp, err)
+	}
+	if c, _ := loadConfig(context.Background(), env.storage, "x"); c.CACert != ca {
+		t.Fatal("a refused trust change was stored")
+	}
+	env.write("config/x", map[string]interface{}{"ca_cert": otherCA, "private_key": signingPEM, "verify": false})
+}
+
 // TestSecretsFollowTheirHostInTheDialledForm: Unicode lower-casing turns
 // U+0130 into an ASCII "i", but the transport dials the IDNA form
 // (xn--idp-8dc...), another domain (issue 21.1). Such a host is refused
