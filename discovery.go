@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -71,6 +72,18 @@ func (b *backend) discover(ctx context.Context, name string, eff *vendorConfig) 
 		tried = append(tried, clip(u)+": "+err.Error())
 	}
 	return nil, fieldErr("issuer", "no metadata (%s)", strings.Join(tried, "; "))
+}
+
+// redactedField: discovery's refusals quote what the server said (its
+// issuer, endpoints, methods, TLS errors naming its certificate's hosts),
+// and a vendor may echo a secret of the config there, lower-cased in a host
+// name: they pass HostText like every vendor text.
+func redactedField(err error, eff *vendorConfig) error {
+	var fe *fieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	return &fieldError{field: fe.field, reason: newRedactor(eff).HostText(fe.reason)}
 }
 
 // metadataURLs: OIDC appends its well-known path to the issuer; RFC 8414

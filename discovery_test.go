@@ -184,3 +184,20 @@ func TestDiscoveryMethodListClippedAndQuoted(t *testing.T) {
 		t.Fatalf("the 400 does not name client_auth: %q", msg)
 	}
 }
+
+// TestDiscoveryRefusalShowsNoSecret: a server that echoes the client
+// secret into its metadata (here its issuer, lower-cased as a host name
+// is) does not get it into the 400.
+func TestDiscoveryRefusalShowsNoSecret(t *testing.T) {
+	env := newTestEnv(t)
+	const secret = "Sup3rSecretValue9"
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "", nil)
+	srv.lie = "https://" + strings.ToLower(secret) + ".example.com"
+	resp, err := env.do(logical.UpdateOperation, "config/idp", map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_secret": secret})
+	if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "issuer:") {
+		t.Fatalf("a lying issuer: %v %v, want a 400 naming issuer", resp, err)
+	}
+	if msg := strings.ToLower(resp.Error().Error()); strings.Contains(msg, strings.ToLower(secret)[:8]) {
+		t.Fatalf("the 400 holds the secret: %q", resp.Error().Error())
+	}
+}

@@ -193,10 +193,11 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 	dctx, cancel, given, byBudget := budget.discoveryContext(ctx, eff.Timeout, verify)
 	defer cancel()
 	md, err := b.discover(dctx, name, eff)
+	err = redactedField(err, eff)
 	late := err != nil && ranOut(dctx)
 	switch {
 	case err == nil:
-		return "", applyDiscovery(cfg, eff, md)
+		return "", redactedField(applyDiscovery(cfg, eff, md), eff)
 	case cfg.TokenURL != "" && !cfg.TokenURLDiscovered:
 		reason := err.Error()
 		if late {
