@@ -3,8 +3,10 @@ package oauthvendor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -66,6 +68,7 @@ func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, 
 	if err := validateName(name); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	budget := b.newWriteBudget() // waiting for the lock counts (writebudget.go)
 	unlock := b.locks.lock(name)
 	defer unlock()
 	old, err := mustLoadConfig(ctx, req.Storage, name)
@@ -76,7 +79,7 @@ func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, 
 		return logical.ErrorResponse(fmt.Sprintf("config %q uses client_auth %s; only private_key_jwt has a signing key to rotate", name, eff.ClientAuth)), nil
 	}
 	cfg := *old
-	r := &keyRotation{ctx: ctx, b: b, s: req.Storage, name: name, cfg: &cfg, d: d}
+	r := &keyRotation{ctx: ctx, b: b, s: req.Storage, name: name, cfg: &cfg, d: d, budget: budget}
 	step := d.Get("step").(string)
 	if resp := r.unusedFields(step); resp != nil {
 		return resp, nil
@@ -103,6 +106,8 @@ type keyRotation struct {
 	name string
 	cfg  *vendorConfig
 	d    *framework.FieldData
+	// budget bounds the verifying grant, as a config write's (21.4).
+	budget writeBudget
 }
 
 // nextKeyFields describe the next key: only a step that makes one uses
@@ -217,9 +222,16 @@ func (r *keyRotation) verifiedSwitch(cfg *vendorConfig) (*logical.Response, erro
 	if err != nil {
 		return nil, err
 	}
-	tok, fail, err := r.b.verifyGrant(ctx, r.s, r.name, cfg, r.b.metrics.forConfig(r.name), true, st)
+	gctx, cancel := r.budget.grantContext(ctx)
+	defer cancel()
+	started := time.Now()
+	tok, fail, err := r.b.verifyGrant(gctx, r.s, r.name, cfg, r.b.metrics.forConfig(r.name), true, st)
 	if err != nil {
 		return nil, err
+	}
+	if fail != nil && ranOut(gctx) {
+		return nil, r.budget.grantTimedOut(r.name, "the grant signed by the new key (kid "+kidOf(cfg.PrivateKey)+")",
+			"the current key keeps signing and both stay published", started)
 	}
 	if fail != nil {
 		return logical.ErrorResponse(fmt.Sprintf(
@@ -273,10 +285,16 @@ func (r *keyRotation) auto() (*logical.Response, error) {
 		}
 	}
 	resp, err := r.switchKey()
-	if err != nil {
-		return nil, fmt.Errorf("the next key (kid %s) of %q is published but did not switch: %w", kidOf(r.cfg.NextPrivateKey), r.name, err)
+	if err == nil {
+		return resp, nil
 	}
-	return resp, nil
+	why := fmt.Sprintf("the next key (kid %s) of %q is published but did not switch", kidOf(r.cfg.NextPrivateKey), r.name)
+	// A CodedError's status crosses the plugin's gRPC hop only unwrapped.
+	var coded logical.HTTPCodedError
+	if errors.As(err, &coded) {
+		return nil, logical.CodedError(coded.Code(), why+": "+err.Error())
+	}
+	return nil, fmt.Errorf("%s: %w", why, err)
 }
 
 // answer shows the rotation's state: kids, and for a fresh publish the

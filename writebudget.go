@@ -80,7 +80,13 @@ func (w writeBudget) discoveryTimedOut(name string, given time.Duration, byBudge
 
 // verifyTimedOut is the 504 of a verify grant cut by the write's limit.
 func (w writeBudget) verifyTimedOut(name string, grantStart time.Time) error {
+	return w.grantTimedOut(name, "the verify grant", "nothing was stored", grantStart)
+}
+
+// grantTimedOut is the 504 of a write's grant (step) cut by the write's
+// limit, saying what the write left as it was (kept).
+func (w writeBudget) grantTimedOut(name, step, kept string, grantStart time.Time) error {
 	return logical.CodedError(http.StatusGatewayTimeout, fmt.Sprintf(
-		"vendor config %q: the verify grant did not finish within the %s left of the write's %s limit (kept under Vault's 90s request limit; discovery and waiting for a grant in flight took %s); nothing was stored",
-		name, w.deadline.Sub(grantStart).Round(time.Millisecond), w.limit, grantStart.Sub(w.start).Round(time.Millisecond)))
+		"vendor config %q: %s did not finish within the %s left of the write's %s limit (kept under Vault's 90s request limit; discovery and waiting for a grant in flight took %s); %s",
+		name, step, w.deadline.Sub(grantStart).Round(time.Millisecond), w.limit, grantStart.Sub(w.start).Round(time.Millisecond), kept))
 }

@@ -144,3 +144,27 @@ func TestGivenTokenURLNeedsNoDiscovery(t *testing.T) {
 		t.Fatalf("without token_url: resp %v err %v, want the 400", resp, err)
 	}
 }
+
+// TestWriteLimitEndsRotateKeyGrant: rotate-key's verifying grant has the
+// same limit as a config write's: a vendor that does not answer ends in a
+// 504 naming that grant, and the current key keeps signing.
+func TestWriteLimitEndsRotateKeyGrant(t *testing.T) {
+	env := budgetEnv(t, 400*time.Millisecond)
+	srv := newStallingIdP(t, false, true, false)
+	_, keyPEM := rsaPEM(t, 2048, false)
+	env.write("config/x", map[string]interface{}{"token_url": srv.URL + "/token", "client_id": "c", "client_auth": "private_key_jwt",
+		"private_key": keyPEM, "timeout": "2s", "verify": false})
+	kid := env.read("config/x").Data["kid"]
+	start := time.Now()
+	resp, err := env.do(logical.UpdateOperation, "rotate-key/x", map[string]interface{}{"step": "auto"})
+	if codedStatus(err) != http.StatusGatewayTimeout || !strings.Contains(err.Error(), "the grant signed by the new key") ||
+		!strings.Contains(err.Error(), "the current key keeps signing") {
+		t.Fatalf("resp %v err %v, want a 504 naming the new key's grant", resp, err)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Fatalf("rotate-key took %s with a 400ms limit", took)
+	}
+	if got := env.read("config/x").Data["kid"]; got != kid {
+		t.Fatalf("kid %v after a rotation that ran out, want %v", got, kid)
+	}
+}
