@@ -30,7 +30,8 @@ var (
 )
 
 // connection is a config ready to run: the effective settings and its
-// oauth client, built once per config version, not per read. release
+// oauth client (transport share, assertion signer), built once per config
+// version, not per read. release
 // gives back its share of the transport the client uses; the
 // connection's owner calls it once it is done.
 type connection struct {
@@ -50,9 +51,7 @@ func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (
 // not stored yet counts apart: see unstored).
 func (b *backend) connectCounting(ctx context.Context, name string, raw *vendorConfig, counts *configMetrics) (*connection, error) {
 	cfg := raw.effective()
-	oc := oauthConfigOf(name, cfg)
-	oc.UserAgent = b.pluginUserAgent(ctx)
-	client, err := oauth.NewClient(oc, b.transports)
+	client, err := oauth.NewClient(oauthConfigOf(name, cfg), b.transports)
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
@@ -65,7 +64,11 @@ func (c *connection) release() { c.client.Close() }
 // returns the token to cache, or why not. Every failure's error is a
 // CodedError (502/504) with the config's secrets redacted.
 func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedToken, *grantFailure) {
-	tok, err := c.client.Grant(ctx, now, c.b.hooks(c.name, c.m))
+	// The description is made per grant, not held: 10 000 warm configs
+	// would hold 10 000 copies of their settings for the rare grant.
+	oc := oauthConfigOf(c.name, c.cfg)
+	oc.UserAgent = c.b.pluginUserAgent(ctx)
+	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
 		return nil, failureOf(err)
 	}

@@ -16,18 +16,19 @@ import (
 // maxBodyBytes caps what is read from a token endpoint (1 MiB).
 const maxBodyBytes = 1 << 20
 
-// Client is a Config ready to run: its share of a pooled transport, its
-// assertion signer and its redactor, built once per config version, not
-// per grant. Close gives the transport share back.
+// Client is what a Config needs built once rather than per grant: its
+// share of a pooled transport and its assertion signer. It does not keep
+// the Config: a caller holding 10 000 warm connections holds its own
+// configuration once, and describes the connection again at each Grant
+// (grants are rare; holding a copy of every config is not). Close gives
+// the transport share back.
 type Client struct {
-	cfg *Config
 	// tr is the transport shared by the configs of its TLS settings; the
 	// retrying client around it is made per grant (Hooks), not held: a
 	// warm config between refreshes needs none, and 10 000 of them would
 	// hold 10 000.
 	tr      http.RoundTripper
 	release func()
-	red     *redactor
 	// signer makes client assertions (nil unless client_auth signs one).
 	signer *assertionSigner
 }
@@ -59,36 +60,42 @@ func NewClient(cfg *Config, pool *Pool) (*Client, error) {
 		release()
 		return nil, err
 	}
-	return &Client{cfg: cfg, tr: tr, release: release, red: newRedactor(cfg), signer: signer}, nil
+	return &Client{tr: tr, release: release, signer: signer}, nil
 }
 
 // Close gives back the client's share of its transport (idempotent).
 func (c *Client) Close() { c.release() }
 
-// Redact cuts the config's secrets out of s (for the caller's own
-// messages about this connection).
-func (c *Client) Redact(s string) string { return c.red.String(s) }
-
-// Grant runs the token request once (with bounded retries) and returns the
-// token, or an *Error with the config's secrets redacted.
+// Grant runs the token request of cfg once (with bounded retries) and
+// returns the token, or an *Error with cfg's secrets redacted. cfg
+// describes the connection NewClient was given (its TLS settings and
+// signing key are the client's).
 //
 // The token's clock starts when the request is sent, not when the answer
 // arrives: a vendor's expires_in counts from when it minted, somewhere in
 // between, so a slow answer must shorten the token, never lengthen it.
-func (c *Client) Grant(ctx context.Context, now func() time.Time, h Hooks) (*Token, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	sentAt := now()
-	g, _ := grantOf(c.cfg)         // checked by NewClient
-	auth, _ := clientAuthOf(c.cfg) // likewise
-	src := &bodySource{cfg: c.cfg, grant: g, auth: auth, signer: c.signer, now: now}
-	req, err := newTokenRequest(ctx, c.cfg, auth, src)
+func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h Hooks) (*Token, error) {
+	g, err := grantOf(cfg)
 	if err != nil {
-		return nil, transportError(c.cfg.Name, err, c.red)
+		return nil, err
+	}
+	auth, err := clientAuthOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	// Its tables are built only if an error needs them.
+	red := newRedactor(cfg)
+	sentAt := now()
+	src := &bodySource{cfg: cfg, grant: g, auth: auth, signer: c.signer, now: now}
+	req, err := newTokenRequest(ctx, cfg, auth, src)
+	if err != nil {
+		return nil, transportError(cfg.Name, err, red)
 	}
 	// Observed here, where the request is sent: whatever started the grant,
 	// the caller's metrics count what the vendor saw.
-	tok, gerr := c.exchange(ctx, req, src, sentAt, now, h)
+	tok, gerr := c.exchange(ctx, cfg, req, src, sentAt, now, h, red)
 	if h.Observer != nil {
 		h.Observer.Done(gerr == nil, now().Sub(sentAt))
 	}
@@ -99,18 +106,18 @@ func (c *Client) Grant(ctx context.Context, now func() time.Time, h Hooks) (*Tok
 }
 
 // exchange sends the token request and interprets the answer.
-func (c *Client) exchange(ctx context.Context, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks) (*Token, *Error) {
+func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
 	resp, err := c.httpClient(h).Do(req)
-	red := c.red.withAssertions(src.assertions())
+	red = red.withAssertions(src.assertions())
 	if err != nil {
-		return nil, transportError(c.cfg.Name, err, red)
+		return nil, transportError(cfg.Name, err, red)
 	}
 	defer resp.Body.Close()
 	body, err := readCapped(resp.Body)
 	if err != nil {
-		return nil, c.readError(ctx, resp.StatusCode, err, red)
+		return nil, readError(ctx, cfg, resp.StatusCode, err, red)
 	}
-	return c.interpret(resp, body, sentAt, now(), red)
+	return interpret(cfg, resp, body, sentAt, now(), red)
 }
 
 // httpClient is the retrying HTTP client of one grant.
@@ -158,37 +165,37 @@ func readCapped(r io.Reader) ([]byte, error) {
 
 // readError: a body that trickles in past the timeout did not answer in
 // time (504), whatever the status line said.
-func (c *Client) readError(ctx context.Context, status int, err error, red *redactor) *Error {
+func readError(ctx context.Context, cfg *Config, status int, err error, red *redactor) *Error {
 	if ctx.Err() != nil {
-		return transportError(c.cfg.Name, ctx.Err(), red)
+		return transportError(cfg.Name, ctx.Err(), red)
 	}
 	if status >= 200 && status < 300 {
-		return vendorGarbageError(c.cfg.Name, status, redactedErr(red, err))
+		return vendorGarbageError(cfg.Name, status, redactedErr(red, err))
 	}
-	return vendorStatusError(c.cfg.Name, status, red.String(err.Error()))
+	return vendorStatusError(cfg.Name, status, red.String(err.Error()))
 }
 
 // interpret turns the vendor's answer into a token or a clear failure.
-func (c *Client) interpret(resp *http.Response, body []byte, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
+func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, vendorStatusError(c.cfg.Name, resp.StatusCode,
-			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectTarget(resp, c.cfg.TokenURL)))
+		return nil, vendorStatusError(cfg.Name, resp.StatusCode,
+			fmt.Sprintf("redirect to %s not followed (credentials are only sent to token_url; check its path, e.g. a missing trailing slash)", redirectTarget(resp, cfg.TokenURL)))
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
-		return nil, statusFailure(c.cfg.Name, resp, body, red)
+		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
-	parsed, err := ParseTokenResponse(body, c.cfg.fields(), sentAt)
+	parsed, err := ParseTokenResponse(body, cfg.fields(), sentAt)
 	if err != nil {
-		return nil, vendorGarbageError(c.cfg.Name, resp.StatusCode, redactedErr(red, err))
+		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, redactedErr(red, err))
 	}
 	lifetime := parsed.Lifetime
 	if lifetime == 0 {
-		lifetime = c.cfg.DefaultTTL
+		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
 		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
-	if c.cfg.Servable != nil && !c.cfg.Servable(tok, arrived) {
-		return nil, vendorGarbageError(c.cfg.Name, resp.StatusCode, fmt.Errorf(
+	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
+		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",
 			lifetime.Truncate(time.Second), arrived.Sub(sentAt).Truncate(time.Millisecond)))
 	}
