@@ -45,7 +45,7 @@ unit:
 # Each fuzz target for a fixed number of executions; crashers land in testdata/fuzz
 # and run as regression cases in every `go test` after that.
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $(FUZZ_PARSE) .
+	go test -run '^$$' -fuzz '^FuzzParseTokenResponse$$' -fuzztime $(FUZZ_PARSE) ./internal/oauth
 	go test -run '^$$' -fuzz '^FuzzConfigValidate$$' -fuzztime $(FUZZ_CONFIG) .
 
 e2e: build vendorsim

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // backend holds only per-mount state: plugin.ServeMultiplex serves every
@@ -29,7 +31,7 @@ type backend struct {
 
 	// transports are the vendor connection pools, one per TLS setting,
 	// shared by the configs (transport.go).
-	transports *transportPool
+	transports *oauth.Pool
 
 	mu      sync.RWMutex
 	entries map[string]*entry
@@ -66,7 +68,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: newNameLocks(), transports: newTransportPool(), entries: map[string]*entry{}, writeLimit: writeLimit}
+	b := &backend{now: now, locks: newNameLocks(), transports: oauth.NewPool(), entries: map[string]*entry{}, writeLimit: writeLimit}
 	b.metrics = newMetrics(b)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),

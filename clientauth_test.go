@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -88,7 +89,7 @@ func readJWKS(t *testing.T, env *testEnv, name string) (jose.JSONWebKeySet, stri
 // (RFC 7523 3) and returns its claims and kid.
 func verifyAssertion(t *testing.T, form url.Values, set jose.JSONWebKeySet, clientID, aud string, algs ...jose.SignatureAlgorithm) (jwt.Claims, string) {
 	t.Helper()
-	if form.Get("client_assertion_type") != jwtBearerAssertion || form.Get("client_id") != clientID {
+	if form.Get("client_assertion_type") != oauth.JWTBearerAssertion || form.Get("client_id") != clientID {
 		t.Fatalf("form %v lacks the RFC 7523 fields", form)
 	}
 	if form.Get("client_secret") != "" {
@@ -161,7 +162,7 @@ func TestPrivateKeyJWTGeneratedKey(t *testing.T) {
 	if !strings.Contains(pemKey, "PRIVATE KEY") {
 		t.Fatal("the stored key is not a PEM private key")
 	}
-	for _, s := range keySecrets(pemKey) {
+	for _, s := range oauth.KeySecrets(pemKey) {
 		if strings.Contains(env.logs.String(), s) {
 			t.Fatal("the log holds the private key")
 		}
@@ -252,7 +253,7 @@ func TestPrivateKeyJWTSuppliedKeys(t *testing.T) {
 			if c.x5t != "" && !strings.Contains(raw, `"x5c"`) {
 				t.Fatalf("jwks %s lacks the certificate", raw)
 			}
-			for _, s := range keySecrets(c.extra["private_key"].(string)) {
+			for _, s := range oauth.KeySecrets(c.extra["private_key"].(string)) {
 				if strings.Contains(raw, s) || strings.Contains(env.logs.String(), s) {
 					t.Fatal("private key material in the JWKS or the log")
 				}
@@ -355,7 +356,7 @@ func TestClientAuthValidation(t *testing.T) {
 				t.Fatalf("error %q, want %q", msg, c.want)
 			}
 			for _, k := range []string{good, ec, small, p384} {
-				for _, s := range keySecrets(k) {
+				for _, s := range oauth.KeySecrets(k) {
 					if strings.Contains(msg, s[:min(len(s), 40)]) {
 						t.Fatalf("error %q quotes key material", msg)
 					}
@@ -385,41 +386,6 @@ func TestAssertionRedacted(t *testing.T) {
 	st := env.read("status/echo").Data["last_error"].(string)
 	if strings.Contains(st, sig) || !strings.Contains(st, "invalid_client") {
 		t.Fatalf("status last_error %q", st)
-	}
-}
-
-// TestRetrySignsAFreshAssertion: each attempt's body has its own jti; the
-// length probe's body is the first attempt's.
-func TestRetrySignsAFreshAssertion(t *testing.T) {
-	cfg := (&vendorConfig{TokenURL: "http://127.0.0.1/t", ClientID: "c", ClientAuth: authClientSecretJWT, ClientSecret: strings.Repeat("k", 32)}).effective()
-	signer, err := newAssertionSigner(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := &bodySource{cfg: cfg, signer: signer, now: time.Now}
-	var bodies []string
-	for range 4 {
-		r, err := src.read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 4096)
-		n, _ := r.Read(b)
-		bodies = append(bodies, string(b[:n]))
-	}
-	if bodies[0] != bodies[1] {
-		t.Fatal("the first attempt does not send the probed body")
-	}
-	if bodies[1] == bodies[2] || bodies[2] == bodies[3] {
-		t.Fatal("a retry replays an assertion")
-	}
-	for _, b := range bodies[1:] {
-		if len(b) != len(bodies[0]) {
-			t.Fatalf("body lengths differ: %d vs %d (Content-Length is learnt once)", len(b), len(bodies[0]))
-		}
-	}
-	if got := len(src.assertions()); got != 2*3 {
-		t.Fatalf("%d redaction entries, want 2 per assertion made", got)
 	}
 }
 

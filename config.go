@@ -1,27 +1,39 @@
 package oauthvendor
 
-import "time"
+import (
+	"time"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
+)
 
 const configPrefix = "config/"
 
-// Grant types, body formats and client authentication methods the engine speaks.
+// Grant types, body formats, client authentication methods, key types and
+// signature algorithms the engine speaks: oauth's (its grant and
+// client-auth tables say what each sends).
 const (
-	grantClientCredentials = "client_credentials"
-	grantPassword          = "password"
-	// grantLogin is a plain JSON {username, password} login with no OAuth
-	// fields at all: AlertSite's POST /access-tokens (vendor page 002).
-	grantLogin = "login"
+	grantClientCredentials = oauth.GrantClientCredentials
+	grantPassword          = oauth.GrantPassword
+	grantLogin             = oauth.GrantLogin
 
-	bodyForm = "form"
-	bodyJSON = "json"
+	bodyForm = oauth.BodyForm
+	bodyJSON = oauth.BodyJSON
 
-	authBody  = "body"
-	authBasic = "basic"
-	// RFC 7523 2.2 / OIDC Core 9: a signed JWT instead of a shared secret.
-	authPrivateKeyJWT   = "private_key_jwt"
-	authClientSecretJWT = "client_secret_jwt"
-	// RFC 8705 2: the TLS client certificate is the authentication.
-	authTLSClient = "tls_client_auth"
+	authBody            = oauth.AuthBody
+	authBasic           = oauth.AuthBasic
+	authPrivateKeyJWT   = oauth.AuthPrivateKeyJWT
+	authClientSecretJWT = oauth.AuthClientSecretJWT
+	authTLSClient       = oauth.AuthTLSClient
+
+	keyRSA = oauth.KeyRSA
+	keyEC  = oauth.KeyEC
+
+	algRS256 = oauth.AlgRS256
+	algPS256 = oauth.AlgPS256
+	algES256 = oauth.AlgES256
+	algHS256 = oauth.AlgHS256
+
+	maxKeyPEM = oauth.MaxKeyPEM
 )
 
 // vendorConfig is one vendor connection. Stored as written by the operator
@@ -114,7 +126,7 @@ func (c *vendorConfig) effective() *vendorConfig {
 	}
 	overlay(&eff, &globalDefaults)
 	if eff.SigningAlg == "" {
-		eff.SigningAlg = defaultSigningAlg(eff.ClientAuth, eff.KeyType)
+		eff.SigningAlg = oauth.DefaultSigningAlg(eff.ClientAuth, eff.KeyType)
 	}
 	if eff.AssertionAudience == "" && eff.signsAssertions() {
 		eff.AssertionAudience = eff.TokenURL // RFC 7523 3: the token endpoint identifies the server
@@ -140,20 +152,4 @@ func (c *vendorConfig) sentSecretsSet() map[string]bool {
 		"client_secret": c.ClientSecret != "", "api_key": c.APIKey != "", "password": c.Password != "",
 		"secret_headers": len(c.SecretHeaders) > 0, "secret_params": len(c.SecretParams) > 0,
 	}
-}
-
-// secrets are the write-only values: never returned, logged or echoed.
-// A private key is never sent, but its PEM body and parts are looked for
-// all the same (keySecrets).
-func (c *vendorConfig) secrets() []string {
-	out := []string{c.ClientSecret, c.APIKey, c.Password}
-	for _, k := range []string{c.PrivateKey, c.NextPrivateKey, c.TLSClientKey} {
-		out = append(out, keySecrets(k)...)
-	}
-	for _, m := range []map[string]string{c.SecretHeaders, c.SecretParams} {
-		for _, v := range m {
-			out = append(out, v)
-		}
-	}
-	return out
 }

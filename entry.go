@@ -91,28 +91,6 @@ func orNotFound(name string) func(*entry, error) (*entry, error) {
 	}
 }
 
-// connect prepares a stored config to run.
-func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (*connection, error) {
-	return b.connectCounting(ctx, name, raw, b.metrics.forConfig(name))
-}
-
-// connectCounting is connect with the grants counted into counts (a config
-// not stored yet counts apart: see unstored).
-func (b *backend) connectCounting(ctx context.Context, name string, raw *vendorConfig, counts *configMetrics) (*connection, error) {
-	cfg := raw.effective()
-	tr, release, err := b.transports.acquire(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("config %q: %w", name, err)
-	}
-	signer, err := newAssertionSigner(cfg)
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("config %q: %w", name, err)
-	}
-	return &connection{b: b, name: name, cfg: cfg, tr: tr, release: release, red: newRedactor(cfg),
-		userAgent: b.pluginUserAgent(ctx), signer: signer, m: counts}, nil
-}
-
 // forgetLocked drops a config's in-memory state (the next read reloads
 // storage); the name lock is held.
 func (b *backend) forgetLocked(name string) {

@@ -2,6 +2,9 @@ package oauthvendor
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -83,10 +86,16 @@ func BenchmarkParseTokenResponse(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := parseTokenResponse([]byte(body), tokenField, expField, "token_type", now); err != nil {
+				if _, err := oauth.ParseTokenResponse([]byte(body), oauth.Fields{Token: tokenField, ExpiresIn: expField, TokenType: "token_type"}, now); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+func jwtWithExp(exp int64) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
+		enc([]byte(fmt.Sprintf(`{"sub":"c","exp":%d}`, exp))) + ".c2lnbmF0dXJl"
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/vault/sdk/framework"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // The private_key_jwt key lifecycle: generated at the first write that
@@ -23,14 +25,14 @@ func ensureSigningKey(cfg, eff *vendorConfig) (generated bool, err error) {
 		return false, nil
 	}
 	if cfg.PrivateKey != "" {
-		k, err := parsePrivateKey(cfg.PrivateKey)
+		k, err := oauth.ParsePrivateKey(cfg.PrivateKey)
 		if err != nil {
 			return false, fieldErr("private_key", "%s", err.Error())
 		}
-		cfg.KeyType = k.keyType
+		cfg.KeyType = k.KeyType()
 		return false, nil
 	}
-	pemText, err := generateKey(eff.KeyType)
+	pemText, err := oauth.GenerateKey(eff.KeyType)
 	if err != nil {
 		return false, err
 	}
@@ -63,7 +65,7 @@ func algOr(written, keyType string) string {
 	if written != "" {
 		return written
 	}
-	return defaultSigningAlg(authPrivateKeyJWT, keyType)
+	return oauth.DefaultSigningAlg(authPrivateKeyJWT, keyType)
 }
 
 // publishedKey is one key of the JWKS: its PEM, its certificate, and
@@ -94,15 +96,15 @@ func checkNextKey(raw *vendorConfig) error {
 	if len(raw.NextCertificate) > maxKeyPEM {
 		return fieldErr("certificate", "longer than %d bytes", maxKeyPEM)
 	}
-	k, err := parsePrivateKey(raw.NextPrivateKey)
+	k, err := oauth.ParsePrivateKey(raw.NextPrivateKey)
 	if err != nil {
 		return fieldErr("private_key", "%s (the next key)", err.Error())
 	}
-	if err := algFitsKey(algOr(raw.NextSigningAlg, k.keyType), k.keyType); err != nil {
+	if err := algFitsKey(algOr(raw.NextSigningAlg, k.KeyType()), k.KeyType()); err != nil {
 		return fmt.Errorf("%w, for the next key rotate-key published (give signing_alg with step=publish, or step=cancel)", err)
 	}
 	if raw.NextCertificate != "" {
-		if _, err := parseCertificate(raw.NextCertificate, k); err != nil {
+		if _, err := oauth.ParseCertificate(raw.NextCertificate, k); err != nil {
 			return fieldErr("certificate", "%s", err.Error())
 		}
 	}
@@ -118,7 +120,7 @@ func publicJWKS(raw *vendorConfig) ([]byte, error) {
 	}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, pk := range publishedKeys(raw) {
-		k, err := parsePrivateKey(pk.key)
+		k, err := oauth.ParsePrivateKey(pk.key)
 		if err != nil {
 			return nil, fmt.Errorf("stored signing key: %w", err)
 		}
@@ -134,18 +136,18 @@ func publicJWKS(raw *vendorConfig) ([]byte, error) {
 var errNoJWKS = errors.New("no private_key_jwt key")
 
 // publicJWKOf is the JWK of pk, whose key k the caller has parsed.
-func publicJWKOf(raw *vendorConfig, k *signingKey, pk publishedKey) (jose.JSONWebKey, error) {
+func publicJWKOf(raw *vendorConfig, k *oauth.SigningKey, pk publishedKey) (jose.JSONWebKey, error) {
 	written := raw.SigningAlg
 	if pk.next {
 		written = raw.NextSigningAlg
 	}
-	jwk := k.publicJWK(algOr(written, k.keyType))
+	jwk := k.PublicJWK(algOr(written, k.KeyType()))
 	if pk.cert != "" {
-		cert, err := parseCertificate(pk.cert, k)
+		cert, err := oauth.ParseCertificate(pk.cert, k)
 		if err != nil {
 			return jose.JSONWebKey{}, fmt.Errorf("stored certificate: %w", err)
 		}
-		jwk.CertificateThumbprintSHA256 = certSHA256(cert)
+		jwk.CertificateThumbprintSHA256 = oauth.CertSHA256(cert)
 		jwk.Certificates = append(jwk.Certificates, cert)
 	}
 	return jwk, nil
@@ -156,9 +158,9 @@ func kidOf(pemText string) string {
 	if pemText == "" {
 		return ""
 	}
-	k, err := parsePrivateKey(pemText)
+	k, err := oauth.ParsePrivateKey(pemText)
 	if err != nil {
 		return ""
 	}
-	return k.kid
+	return k.Kid()
 }

@@ -1,13 +1,11 @@
 package oauthvendor
 
 import (
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -181,11 +179,12 @@ func (cm *configMetrics) granted(ok bool, took time.Duration) {
 	cm.sumNanos.Add(int64(took))
 }
 
-// countRequests makes the client count every attempt it sends (retryablehttp
-// calls the hook before each one).
-func (cm *configMetrics) countRequests(c *retryablehttp.Client) {
-	c.RequestLogHook = func(retryablehttp.Logger, *http.Request, int) { cm.requests.Add(1) }
-}
+// Attempt counts one HTTP request sent to the token endpoint (an
+// oauth.Observer: the client calls it before each attempt).
+func (cm *configMetrics) Attempt() { cm.requests.Add(1) }
+
+// Done counts one grant that reached the vendor (oauth.Observer).
+func (cm *configMetrics) Done(ok bool, took time.Duration) { cm.granted(ok, took) }
 
 // read counts one creds read by where its answer came from.
 func (cm *configMetrics) read(got served, err error) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 func pathConfig(b *backend) []*framework.Path {
@@ -148,13 +150,13 @@ func generatedKeyAnswer(resp *logical.Response, name string, cfg *vendorConfig) 
 	if resp == nil {
 		resp = &logical.Response{}
 	}
-	k, err := parsePrivateKey(cfg.PrivateKey)
+	k, err := oauth.ParsePrivateKey(cfg.PrivateKey)
 	if err != nil {
 		return resp
 	}
-	resp.Data = map[string]interface{}{"kid": k.kid, "public_key": k.publicPEM()}
+	resp.Data = map[string]interface{}{"kid": k.Kid(), "public_key": k.PublicPEM()}
 	resp.AddWarning(fmt.Sprintf("generated an %s signing key (kid %s) that never leaves Vault: register jwks/%s as the client's jwks_uri, "+
-		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), k.kid, name))
+		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), k.Kid(), name))
 	return resp
 }
 

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // rotate-key steps. Vendors that fetch jwks/<name> (a jwks_uri: Okta,
@@ -184,7 +186,7 @@ func (r *keyRotation) nextKey() (string, error) {
 	if err := oneOf("key_type", keyType, keyRSA, keyEC); err != nil {
 		return "", err
 	}
-	return generateKey(keyType)
+	return oauth.GenerateKey(keyType)
 }
 
 // switchKey makes the published next key sign and unpublishes the old
@@ -200,8 +202,8 @@ func (r *keyRotation) switchKey() (*logical.Response, error) {
 	cfg := *r.cfg
 	cfg.PrivateKey, cfg.Certificate, cfg.SigningAlg = cfg.NextPrivateKey, cfg.NextCertificate, cfg.NextSigningAlg
 	cfg.NextPrivateKey, cfg.NextCertificate, cfg.NextSigningAlg = "", "", ""
-	if k, err := parsePrivateKey(cfg.PrivateKey); err == nil {
-		cfg.KeyType = k.keyType
+	if k, err := oauth.ParsePrivateKey(cfg.PrivateKey); err == nil {
+		cfg.KeyType = k.KeyType()
 	}
 	if !r.d.Get("verify").(bool) {
 		// The cached token stays valid and keeps serving (same
@@ -304,14 +306,14 @@ func (r *keyRotation) answer(withNextPublic bool) *logical.Response {
 	if r.cfg.NextPrivateKey == "" {
 		return &logical.Response{Data: data}
 	}
-	k, err := parsePrivateKey(r.cfg.NextPrivateKey)
+	k, err := oauth.ParsePrivateKey(r.cfg.NextPrivateKey)
 	if err != nil {
 		data["next_kid"] = "" // as kidOf answers for a key that does not parse
 		return &logical.Response{Data: data}
 	}
-	data["next_kid"] = k.kid
+	data["next_kid"] = k.Kid()
 	if withNextPublic {
-		data["next_public_key"] = k.publicPEM()
+		data["next_public_key"] = k.PublicPEM()
 		next := publishedKey{key: r.cfg.NextPrivateKey, cert: r.cfg.NextCertificate, next: true}
 		if jwk, err := publicJWKOf(r.cfg, k, next); err == nil {
 			data["next_jwk"] = asMap(jwk)

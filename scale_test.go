@@ -409,7 +409,7 @@ func TestTransportsSharedByTLSSettings(t *testing.T) {
 		env.write("config/"+fmt.Sprintf("c-%d", i), cfg)
 		env.read(fmt.Sprintf("creds/c-%d", i))
 	}
-	if n := env.b.transports.size(); n != 3 {
+	if n := env.b.transports.Size(); n != 3 {
 		t.Fatalf("60 configs with 3 TLS settings use %d transports", n)
 	}
 	for i := range 60 {
@@ -419,7 +419,7 @@ func TestTransportsSharedByTLSSettings(t *testing.T) {
 			}
 		}
 	}
-	if n := env.b.transports.size(); n != 2 {
+	if n := env.b.transports.Size(); n != 2 {
 		t.Fatalf("after deleting every config with the second CA: %d transports, want 2", n)
 	}
 	if resp, err := env.verifiedWrite("v", map[string]interface{}{
@@ -427,37 +427,12 @@ func TestTransportsSharedByTLSSettings(t *testing.T) {
 	}); err != nil || resp.IsError() {
 		t.Fatalf("verified write: %v %v", err, resp)
 	}
-	if n := env.b.transports.size(); n != 2 {
+	if n := env.b.transports.Size(); n != 2 {
 		t.Fatalf("after a verified write (no entry yet): %d transports, want 2", n)
 	}
 	env.b.clean(context.Background())
-	if n := env.b.transports.size(); n != 0 {
+	if n := env.b.transports.Size(); n != 0 {
 		t.Fatalf("after Clean: %d transports", n)
-	}
-}
-
-// TestSharedTransportKeepsItsGuards: the shared transport keeps every
-// protection of the per-config one, and caps idle connections per host.
-func TestSharedTransportKeepsItsGuards(t *testing.T) {
-	ca := caPEM(t)
-	tr, err := newTransport(&vendorConfig{CACert: ca})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr.MaxResponseHeaderBytes != maxResponseHeaderBytes || tr.MaxIdleConnsPerHost != maxIdleConnsPerHost ||
-		tr.MaxConnsPerHost != 0 || tr.DialContext == nil || tr.Proxy == nil {
-		t.Fatalf("transport settings: %+v", tr)
-	}
-	if tr.TLSClientConfig == nil || tr.TLSClientConfig.RootCAs == nil {
-		t.Fatal("ca_cert not in the transport")
-	}
-	block, _ := pem.Decode([]byte(ca))
-	cert, _ := x509.ParseCertificate(block.Bytes)
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: tr.TLSClientConfig.RootCAs}); err != nil {
-		t.Fatalf("the CA is not trusted: %v", err)
-	}
-	if _, _, err := newTransportPool().acquire(&vendorConfig{CACert: "not a pem"}); err == nil || !strings.Contains(err.Error(), "ca_cert") {
-		t.Fatalf("a bad CA: %v", err)
 	}
 }
 
@@ -499,7 +474,7 @@ func BenchmarkWarmConfigs(b *testing.B) {
 		if path := os.Getenv("WARM_HEAP_PROFILE"); path != "" {
 			writeHeapProfile(b, path)
 		}
-		b.ReportMetric(float64(env.b.transports.size()), "transports")
+		b.ReportMetric(float64(env.b.transports.Size()), "transports")
 		runtime.KeepAlive(env)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -219,7 +220,7 @@ func (w *world) authenticate(req *http.Request, name string, form url.Values) (s
 }
 
 func (w *world) parseAssertion(name string, form url.Values, algs ...jose.SignatureAlgorithm) *jwt.JSONWebToken {
-	if form.Get("client_assertion_type") != jwtBearerAssertion || form.Get("client_id") != "id-"+name {
+	if form.Get("client_assertion_type") != oauth.JWTBearerAssertion || form.Get("client_id") != "id-"+name {
 		w.failf("%s: the token request lacks RFC 7523 2.2's fields: %v", name, form)
 		return nil
 	}

@@ -11,9 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // Limits on operator input: generous for any real vendor, small enough that
@@ -34,7 +35,7 @@ const (
 	// short enough to read in logs and metric labels.
 	maxNameLen = 128
 	// maxQuoted is how much of an operator value an error message quotes.
-	maxQuoted = 64
+	maxQuoted = oauth.MaxQuoted
 )
 
 // fieldError is a caller mistake: it becomes a 400 naming the field.
@@ -48,39 +49,13 @@ func fieldErr(field, format string, args ...interface{}) error {
 	return &fieldError{field: field, reason: fmt.Sprintf(format, args...)}
 }
 
-// prefix is the only way operator text enters an error message: at most
-// maxQuoted bytes, cut on a rune boundary, so a 1 MB bad value is not sent
-// back whole in the 400 (nor written to the audit log, where error text is
-// not HMACed). Write-only values and header values never pass here: no
-// message shows them, not even cut. quote and clip mark a cut with "...".
-func prefix(s string) (string, bool) {
-	if len(s) <= maxQuoted {
-		return s, false
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut], true
-}
+// prefix, quote and clip are oauth's: every error message, the protocol's
+// and the engine's, quotes operator text the same way.
+func prefix(s string) (string, bool) { return oauth.Prefix(s) }
 
-// quote shows an operator value as a Go string literal.
-func quote(s string) string {
-	p, cut := prefix(s)
-	if cut {
-		return strconv.Quote(p) + "..."
-	}
-	return strconv.Quote(p)
-}
+func quote(s string) string { return oauth.Quote(s) }
 
-// clip is prefix for text that already quotes its part of a value (a parse
-// error of token_url).
-func clip(s string) string {
-	if p, cut := prefix(s); cut {
-		return p + "..."
-	}
-	return s
-}
+func clip(s string) string { return oauth.Clip(s) }
 
 // hasCTL reports a control character that cannot travel in an HTTP field
 // value: RFC 9110 5.5 allows VCHAR, obs-text, SP and HTAB only. Go's
@@ -244,7 +219,7 @@ func validateEndpoint(field, raw string) error {
 	// every grant; a name is judged at dial time only, on what it resolves
 	// to then (dialguard.go).
 	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
-		if class := refusedClass(ip); class != "" {
+		if class := oauth.RefusedClass(ip); class != "" {
 			return fieldErr(field, "host %s is %s; the plugin never sends credentials there", quote(ip.String()), class)
 		}
 	}
@@ -265,7 +240,7 @@ func validateEndpoint(field, raw string) error {
 // is what Unicode case rules make of it ("İdp" lower-cases to "idp"): the
 // operator writes, and every rule compares, the name that is dialled.
 func asciiHost(field, host string) error {
-	if isASCII(host) {
+	if oauth.IsASCII(host) {
 		return nil
 	}
 	if a, err := idna.Lookup.ToASCII(host); err == nil {
@@ -543,7 +518,7 @@ func validateReadablePEM(c *vendorConfig) error {
 		if f.text == "" {
 			continue
 		}
-		if _, err := certificatesOnly(f.text); err != nil {
+		if _, err := oauth.CertificatesOnly(f.text); err != nil {
 			return fieldErr(f.field, "%s", err.Error())
 		}
 	}
@@ -554,7 +529,7 @@ func validateCACert(pemText string) error {
 	if pemText == "" {
 		return nil
 	}
-	if _, err := certificatesOnly(pemText); err != nil {
+	if _, err := oauth.CertificatesOnly(pemText); err != nil {
 		return fieldErr("ca_cert", "%s", err.Error())
 	}
 	return nil

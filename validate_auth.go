@@ -2,6 +2,8 @@ package oauthvendor
 
 import (
 	"net/url"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // hmacKeyMin: RFC 7518 3.2 requires an HS256 key of at least 256 bits; a
@@ -78,16 +80,16 @@ func validateSigning(raw, eff *vendorConfig) error {
 // after validation, of the validated key_type).
 func validateSigningKey(raw, eff *vendorConfig) error {
 	keyType := eff.KeyType
-	var key *signingKey
+	var key *oauth.SigningKey
 	if eff.PrivateKey != "" {
-		k, err := parsePrivateKey(eff.PrivateKey)
+		k, err := oauth.ParsePrivateKey(eff.PrivateKey)
 		if err != nil {
 			return fieldErr("private_key", "%s", err.Error())
 		}
-		if raw.KeyType != "" && raw.KeyType != k.keyType {
-			return fieldErr("key_type", "%s, but private_key is an %s key", raw.KeyType, k.keyType)
+		if raw.KeyType != "" && raw.KeyType != k.KeyType() {
+			return fieldErr("key_type", "%s, but private_key is an %s key", raw.KeyType, k.KeyType())
 		}
-		key, keyType = k, k.keyType
+		key, keyType = k, k.KeyType()
 	}
 	// The written signing_alg, else the default of the key's real type
 	// (eff's default follows key_type, which a written key overrides).
@@ -98,7 +100,7 @@ func validateSigningKey(raw, eff *vendorConfig) error {
 		if key == nil {
 			return fieldErr("certificate", "needs the private_key it certifies (a generated key has no certificate)")
 		}
-		if _, err := parseCertificate(eff.Certificate, key); err != nil {
+		if _, err := oauth.ParseCertificate(eff.Certificate, key); err != nil {
 			return fieldErr("certificate", "%s", err.Error())
 		}
 	}
@@ -150,7 +152,7 @@ func validateMTLSPair(c *vendorConfig) error {
 		}
 		return nil
 	}
-	_, err := clientKeyPair(c.TLSClientCert, c.TLSClientKey)
+	_, err := oauth.ClientKeyPair(c.TLSClientCert, c.TLSClientKey)
 	return err
 }
 

@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"encoding/json"
 	"encoding/pem"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,7 +82,7 @@ func TestSecretEchoNeverLeaks(t *testing.T) {
 func assertNoSecret(t *testing.T, text string, secrets []string) {
 	t.Helper()
 	for _, s := range secrets {
-		for _, enc := range encodings(s) {
+		for _, enc := range oauth.Encodings(s) {
 			if strings.Contains(text, enc) {
 				t.Fatalf("secret (encoded as %q) found in %q", enc, text)
 			}

@@ -3,15 +3,14 @@ package oauthvendor
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
-	"golang.org/x/net/idna"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // verifyWrite runs the grant with the config about to be stored, as the
@@ -133,7 +132,7 @@ func endpointChange(old, cur *vendorConfig, d *framework.FieldData) (field, chan
 // pemIdentity is what a PEM field means, its certificates' DER, so that
 // the same certificates pasted with other line breaks are no change.
 func pemIdentity(text string) string {
-	certs, err := certificatesOnly(text)
+	certs, err := oauth.CertificatesOnly(text)
 	if err != nil {
 		return text
 	}
@@ -180,57 +179,5 @@ func audienceFollowsHost(cur *vendorConfig, d *framework.FieldData) error {
 		quote(cur.AssertionAudience), origin(eff.TokenURL))
 }
 
-// origin is scheme://host:port with the default port spelled out, so that
-// https://a and https://a:443 are one host.
-func origin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return originOf(u)
-}
-
-func originOf(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
-	}
-	return strings.ToLower(u.Scheme) + "://" + dialledHost(u.Hostname()) + ":" + port
-}
-
-// dialledHost is host as net/http dials it (its idnaASCII: an ASCII name
-// as written, any other through IDNA's Lookup profile, RFC 5891), with
-// ASCII letters lower-cased (DNS compares only those case-insensitively,
-// RFC 4343). Unicode lower-casing would make U+0130 an ASCII "i" while
-// the transport dials "xn--idp-8dc...", another domain: compared that way,
-// a write could move the secrets to it as if it were the same host.
-func dialledHost(host string) string {
-	if !isASCII(host) {
-		a, err := idna.Lookup.ToASCII(host)
-		if err != nil {
-			return host // net/http dials it as written; so is it compared
-		}
-		host = a
-	}
-	return asciiLower(host)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-// asciiLower lower-cases A-Z only, keeping every byte's place.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
+// origin is scheme://host:port with the default port spelled out (oauth.Origin).
+func origin(raw string) string { return oauth.Origin(raw) }

@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"bytes"
@@ -12,8 +12,23 @@ import (
 	"unicode/utf8"
 )
 
-// tokenResponse is what the engine takes from a vendor's 2xx answer.
-type tokenResponse struct {
+// Bounds of a token's lifetime, from expires_in or a JWT's exp.
+const (
+	// MinLifetime: a lifetime shorter than this could never give a lease of
+	// a couple of seconds after its margin, so it is refused as garbage.
+	MinLifetime = 3 * time.Second
+	// MaxLifetime: anything longer is a vendor bug (or an overflow attempt).
+	MaxLifetime = 10 * 365 * 24 * time.Hour
+)
+
+// Fields name where an answer keeps the token, its lifetime and its type
+// (a dotted path for vendors that nest their answer).
+type Fields struct {
+	Token, ExpiresIn, TokenType string
+}
+
+// TokenResponse is what is taken from a vendor's 2xx answer.
+type TokenResponse struct {
 	AccessToken string
 	TokenType   string
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
@@ -24,13 +39,14 @@ type tokenResponse struct {
 	FromJWT bool
 }
 
-// parseTokenResponse reads a 2xx body with the config's field names. Every
+// ParseTokenResponse reads a 2xx body with the config's field names. Every
 // failure says what was wrong without quoting the body (it holds the token).
 //
 // now is when the request was sent. expires_in counts from the vendor's
 // answer, which comes later, so now+expires_in errs on the early side; exp
 // is a point in time, so now+(exp-now) ends exactly at exp.
-func parseTokenResponse(body []byte, tokenField, expiresField, typeField string, now time.Time) (*tokenResponse, error) {
+func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, error) {
+	tokenField, expiresField, typeField := f.Token, f.ExpiresIn, f.TokenType
 	doc, err := decodeObject(body)
 	if err != nil {
 		return nil, err
@@ -46,7 +62,7 @@ func parseTokenResponse(body []byte, tokenField, expiresField, typeField string,
 	if err != nil {
 		return nil, err
 	}
-	out := &tokenResponse{AccessToken: tok, TokenType: typ}
+	out := &TokenResponse{AccessToken: tok, TokenType: typ}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
 		return nil, err
@@ -66,7 +82,7 @@ func parseTokenResponse(body []byte, tokenField, expiresField, typeField string,
 
 // jwtLifetime is what a JWT's exp leaves of the token at now, held to the
 // same bounds as expires_in: an exp already past, too close to use, or more
-// than maxLifetime ahead is a refusal, never a silent fall back to
+// than MaxLifetime ahead is a refusal, never a silent fall back to
 // default_ttl. The bounds are checked in float seconds first, so that an
 // absurd exp cannot overflow a time.Duration.
 func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
@@ -78,13 +94,13 @@ func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
 	switch {
 	case left <= 0:
 		return 0, true, fmt.Errorf("the token is a JWT whose exp has already passed (a vendor clock or Vault's clock may be wrong)")
-	case left > maxLifetime.Seconds():
+	case left > MaxLifetime.Seconds():
 		return 0, true, fmt.Errorf("the token is a JWT whose exp is more than 10 years ahead")
 	}
 	sec, frac := math.Modf(exp)
 	lifetime := time.Unix(int64(sec), int64(frac*1e9)).Sub(now)
-	if lifetime < minLifetime {
-		return 0, true, fmt.Errorf("the token is a JWT whose exp leaves %s (at least %s needed)", lifetime.Truncate(time.Second), minLifetime)
+	if lifetime < MinLifetime {
+		return 0, true, fmt.Errorf("the token is a JWT whose exp leaves %s (at least %s needed)", lifetime.Truncate(time.Second), MinLifetime)
 	}
 	return lifetime, true, nil
 }
@@ -253,10 +269,10 @@ func lifetimeField(doc map[string]interface{}, field string) (time.Duration, err
 }
 
 func checkLifetime(field string, secs float64) (time.Duration, error) {
-	if secs < minLifetime.Seconds() {
-		return 0, fmt.Errorf("response field %q is %g seconds (at least %g needed)", field, secs, minLifetime.Seconds())
+	if secs < MinLifetime.Seconds() {
+		return 0, fmt.Errorf("response field %q is %g seconds (at least %g needed)", field, secs, MinLifetime.Seconds())
 	}
-	if secs > maxLifetime.Seconds() {
+	if secs > MaxLifetime.Seconds() {
 		return 0, fmt.Errorf("response field %q is %g seconds, more than 10 years", field, secs)
 	}
 	return time.Duration(secs * float64(time.Second)), nil

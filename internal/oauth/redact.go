@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"encoding/base64"
@@ -14,14 +14,20 @@ import (
 	"unicode/utf8"
 )
 
-const redacted = "[redacted]"
+// Redacted replaces a secret cut out of a text; Withheld replaces a whole
+// text that repeats one in a form that cannot be cut out.
+const (
+	Redacted = "[redacted]"
+	Withheld = Redacted + " (withheld: the text repeats a credential in a form that cannot be cut out)"
 
-const withheld = redacted + " (withheld: the text repeats a credential in a form that cannot be cut out)"
+	redacted = Redacted
+	withheld = Withheld
+)
 
 // minFragment: runs shorter than this are too common in ordinary text to
 // mean a leak. It is also the line between the two guarantees below: a
 // secret shorter than minFragment (or the Basic form of a client secret
-// that short) is replaced only where one of its exact encodings() appears;
+// that short) is replaced only where one of its exact Encodings() appears;
 // it is never looked for inside decoded text or at a misaligned base64
 // offset, since five characters would match far too much by chance.
 const minFragment = 6
@@ -45,7 +51,7 @@ type redactor struct {
 	// cfg, when set, is where secrets and basics come from, read on first
 	// use: a warm config that never fails holds one pointer here, not a
 	// copy of its secrets and their Basic forms.
-	cfg      *vendorConfig
+	cfg      *Config
 	loadOnce sync.Once
 	*secretSet
 
@@ -83,7 +89,7 @@ type matcher struct {
 	runs []string
 }
 
-func newRedactor(cfg *vendorConfig) *redactor {
+func newRedactor(cfg *Config) *redactor {
 	return &redactor{cfg: cfg}
 }
 
@@ -135,7 +141,7 @@ func (r *redactor) matcher() *matcher {
 	r.once.Do(func() {
 		var variants, tokens, runs []string
 		for _, s := range r.secrets {
-			variants = append(variants, encodings(s)...)
+			variants = append(variants, Encodings(s)...)
 			runs = append(runs, runsOf(s)...)
 			for _, c := range coresOf(s) {
 				tokens = append(tokens, alignedBase64(c)...)
@@ -143,7 +149,7 @@ func (r *redactor) matcher() *matcher {
 			}
 		}
 		for _, b := range r.basics {
-			variants = append(variants, encodings(b.value)...)
+			variants = append(variants, Encodings(b.value)...)
 			if b.secretLen >= minFragment {
 				// The header value is itself a credential; a vendor that
 				// base64-encodes the request's headers wraps it once more.
@@ -230,10 +236,10 @@ func alignedBase64(c string) []string {
 	return out
 }
 
-// encodings are the exact forms a secret takes on the wire or in a vendor's
+// Encodings are the exact forms a secret takes on the wire or in a vendor's
 // echo. Forms that mix escaped and plain characters are not listed: String
 // finds those by decoding the text instead.
-func encodings(s string) []string {
+func Encodings(s string) []string {
 	if s == "" {
 		return nil
 	}
@@ -307,6 +313,11 @@ func (r *redactor) String(s string) string {
 	}
 	return out
 }
+
+// HostText redacts cfg's credentials from s, vendor text that may hold
+// host names (see redactor.HostText), for callers that quote what a
+// server said outside a grant (discovery's refusals).
+func HostText(cfg *Config, s string) string { return newRedactor(cfg).HostText(s) }
 
 // HostText is String for text that may hold host names, which DNS and
 // the x509 and url packages lower-case: a vendor's certificate valid for

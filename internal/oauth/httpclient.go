@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 // token endpoints; AlphaSense says "retry after a brief delay" on 500).
 // Bounded by the per-request timeout, which covers all attempts.
 const (
+	// MaxRetryAfter caps how long a vendor's Retry-After is taken to ask.
+	MaxRetryAfter = time.Hour
+
 	retryMax     = 3
 	retryWaitMin = 100 * time.Millisecond
 	retryWaitMax = time.Second
@@ -35,7 +38,7 @@ const maxResponseHeaderBytes = 64 << 10
 // queue the requests of every config at a host behind the requests of one
 // config whose endpoint stalls, and concurrency is already bounded by one
 // grant per config and node, and by the periodic pass's workers.
-func newTransport(cfg *vendorConfig) (*http.Transport, error) {
+func newTransport(cfg *Config) (*http.Transport, error) {
 	tr := cleanhttp.DefaultPooledTransport()
 	tr.MaxIdleConns = maxIdleConns
 	tr.MaxIdleConnsPerHost = maxIdleConnsPerHost
@@ -73,16 +76,6 @@ func newHTTPClient(tr http.RoundTripper, logger retryablehttp.LeveledLogger) *re
 		// can say what the vendor said.
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
-}
-
-// vendorClient is the retrying client for one request to a config's
-// vendor (a grant, a discovery): the config's logger, the tests' tuning.
-func (b *backend) vendorClient(tr http.RoundTripper, name string) *retryablehttp.Client {
-	cl := newHTTPClient(tr, b.httpLogger(name))
-	if b.tuneHTTP != nil {
-		b.tuneHTTP(cl)
-	}
-	return cl
 }
 
 // checkRetry is retryablehttp's default policy (connection errors, 429,
@@ -135,7 +128,7 @@ func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	}
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
 		// Clamped before the multiplication, which would overflow.
-		return time.Duration(min(secs, int64(retryAfterMax/time.Second))) * time.Second, true
+		return time.Duration(min(secs, int64(MaxRetryAfter/time.Second))) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(t.Sub(now), 0), true

@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"net/http"
@@ -13,11 +13,13 @@ import (
 // config's timeout (grant.go).
 
 // Idle caps of a shared transport. A token request is one POST per
-// refresh cycle and config; the periodic pass runs refreshWorkers at once,
-// so this many idle connections per host serve it without a new handshake.
+// refresh cycle and config; the caller's periodic refresh runs
+// IdleConnsPerHost grants at once, so this many idle connections per host
+// serve it without a new handshake.
 const (
-	maxIdleConnsPerHost = refreshWorkers
-	maxIdleConns        = 4 * refreshWorkers
+	IdleConnsPerHost    = 16
+	maxIdleConnsPerHost = IdleConnsPerHost
+	maxIdleConns        = 4 * IdleConnsPerHost
 )
 
 // transportKey is what makes two configs' connections interchangeable:
@@ -30,14 +32,14 @@ type transportKey struct {
 
 // transportKeyOf is the one place a config's transport key is built: the
 // inputs of tlsConfigFor (tlsconfig.go).
-func transportKeyOf(cfg *vendorConfig) transportKey {
+func transportKeyOf(cfg *Config) transportKey {
 	return transportKey{caCert: cfg.CACert, clientCert: cfg.TLSClientCert, clientKey: cfg.TLSClientKey}
 }
 
-// transportPool hands out shared transports, counted by the connections
+// Pool hands out shared transports, counted by the connections
 // (config versions) using them; the last release closes its idle
 // connections and forgets it.
-type transportPool struct {
+type Pool struct {
 	mu     sync.Mutex
 	shared map[transportKey]*sharedTransport
 }
@@ -45,19 +47,20 @@ type transportPool struct {
 type sharedTransport struct {
 	tr   *http.Transport
 	refs int
-	pool *transportPool
+	pool *Pool
 	key  transportKey
 }
 
-func newTransportPool() *transportPool {
-	return &transportPool{shared: map[transportKey]*sharedTransport{}}
+// NewPool is an empty pool; a Client takes its transport from one.
+func NewPool() *Pool {
+	return &Pool{shared: map[transportKey]*sharedTransport{}}
 }
 
 // acquire returns the transport for cfg's TLS settings, building it on
 // first use, and its release (idempotent). The release is a method value
 // of a share, not a closure over the key: a warm config holds it for its
 // whole life, and 10 000 of them hold 10 000.
-func (p *transportPool) acquire(cfg *vendorConfig) (*http.Transport, func(), error) {
+func (p *Pool) acquire(cfg *Config) (*http.Transport, func(), error) {
 	key := transportKeyOf(cfg)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -87,7 +90,7 @@ func (sh *transportShare) release() {
 	}
 }
 
-func (p *transportPool) release(s *sharedTransport) {
+func (p *Pool) release(s *sharedTransport) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if s.refs--; s.refs > 0 {
@@ -101,8 +104,8 @@ func (p *transportPool) release(s *sharedTransport) {
 	}
 }
 
-// size is the number of distinct transports in use (tests, the bench).
-func (p *transportPool) size() int {
+// Size is the number of distinct transports in use (tests, the bench).
+func (p *Pool) Size() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.shared)

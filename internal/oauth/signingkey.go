@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"crypto"
@@ -20,47 +20,47 @@ import (
 
 // Key types and signature algorithms of client assertions (RFC 7518 3).
 const (
-	keyRSA = "rsa"
-	keyEC  = "ec"
+	KeyRSA = "rsa"
+	KeyEC  = "ec"
 
-	algRS256 = "RS256"
-	algPS256 = "PS256"
-	algES256 = "ES256"
-	algHS256 = "HS256"
+	AlgRS256 = "RS256"
+	AlgPS256 = "PS256"
+	AlgES256 = "ES256"
+	AlgHS256 = "HS256"
 
 	// rsaBits: RFC 7518 3.3 asks for 2048 bits or more. rsaMaxBits bounds
 	// what one signature (and one parse) costs.
 	rsaBits    = 2048
 	rsaMaxBits = 8192
-	// maxKeyPEM bounds a written key or certificate: a 4096-bit RSA key
+	// MaxKeyPEM bounds a written key or certificate: a 4096-bit RSA key
 	// in PEM is about 3.3 KiB, a certificate chain a few more.
-	maxKeyPEM = 32 << 10
+	MaxKeyPEM = 32 << 10
 )
 
-func defaultSigningAlg(clientAuth, keyType string) string {
+func DefaultSigningAlg(clientAuth, keyType string) string {
 	switch {
-	case clientAuth == authClientSecretJWT:
-		return algHS256
-	case clientAuth == authPrivateKeyJWT && keyType == keyEC:
-		return algES256
-	case clientAuth == authPrivateKeyJWT:
-		return algRS256
+	case clientAuth == AuthClientSecretJWT:
+		return AlgHS256
+	case clientAuth == AuthPrivateKeyJWT && keyType == KeyEC:
+		return AlgES256
+	case clientAuth == AuthPrivateKeyJWT:
+		return AlgRS256
 	}
 	return ""
 }
 
-// signingKey is a parsed private_key: what signs, and its public half as
+// SigningKey is a parsed private_key: what signs, and its public half as
 // a JWK whose kid is the RFC 7638 thumbprint (what Okta, Auth0 and
 // oidc-provider match the assertion header's kid against).
-type signingKey struct {
+type SigningKey struct {
 	priv    crypto.Signer
 	keyType string
 	kid     string
 }
 
-// parsePrivateKey reads a PEM private key. Errors say what is wrong with
+// ParsePrivateKey reads a PEM private key. Errors say what is wrong with
 // the key, never a byte of it (it is write-only).
-func parsePrivateKey(pemText string) (*signingKey, error) {
+func ParsePrivateKey(pemText string) (*SigningKey, error) {
 	block, rest := pem.Decode([]byte(pemText))
 	if block != nil && block.Type == "EC PARAMETERS" {
 		// `openssl ecparam -genkey` writes the curve's name first.
@@ -93,7 +93,7 @@ func parseKeyBlock(block *pem.Block) (crypto.Signer, error) {
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("is a %s PEM block; expected PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY", quote(block.Type))
+		return nil, fmt.Errorf("is a %s PEM block; expected PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY", Quote(block.Type))
 	}
 	if err != nil {
 		// The x509 parse errors name the ASN.1 structure, not its bytes.
@@ -106,8 +106,8 @@ func parseKeyBlock(block *pem.Block) (crypto.Signer, error) {
 	return signer, nil
 }
 
-func newSigningKey(priv crypto.Signer) (*signingKey, error) {
-	k := &signingKey{priv: priv}
+func newSigningKey(priv crypto.Signer) (*SigningKey, error) {
+	k := &SigningKey{priv: priv}
 	switch pub := priv.Public().(type) {
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < rsaBits {
@@ -116,16 +116,16 @@ func newSigningKey(priv crypto.Signer) (*signingKey, error) {
 		if pub.N.BitLen() > rsaMaxBits {
 			return nil, fmt.Errorf("is an RSA key of %d bits; at most %d are taken", pub.N.BitLen(), rsaMaxBits)
 		}
-		k.keyType = keyRSA
+		k.keyType = KeyRSA
 	case *ecdsa.PublicKey:
 		if pub.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("is an EC key on %s; ES256 needs P-256", pub.Curve.Params().Name)
 		}
-		k.keyType = keyEC
+		k.keyType = KeyEC
 	default:
 		return nil, errors.New("is neither an RSA nor an EC P-256 key")
 	}
-	jwk := k.publicJWK("")
+	jwk := k.PublicJWK("")
 	thumb, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("thumbprint: %w", err)
@@ -134,11 +134,11 @@ func newSigningKey(priv crypto.Signer) (*signingKey, error) {
 	return k, nil
 }
 
-// generateKey makes a key that never leaves Vault, as PKCS#8 PEM.
-func generateKey(keyType string) (string, error) {
+// GenerateKey makes a key that never leaves Vault, as PKCS#8 PEM.
+func GenerateKey(keyType string) (string, error) {
 	var priv crypto.Signer
 	var err error
-	if keyType == keyEC {
+	if keyType == KeyEC {
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	} else {
 		priv, err = rsa.GenerateKey(rand.Reader, rsaBits)
@@ -153,14 +153,20 @@ func generateKey(keyType string) (string, error) {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})), nil
 }
 
-// publicJWK is the key's public half: the only part any path shows.
-func (k *signingKey) publicJWK(alg string) jose.JSONWebKey {
+// KeyType is KeyRSA or KeyEC.
+func (k *SigningKey) KeyType() string { return k.keyType }
+
+// Kid is the key's RFC 7638 thumbprint, the kid of its assertions.
+func (k *SigningKey) Kid() string { return k.kid }
+
+// PublicJWK is the key's public half: the only part any path shows.
+func (k *SigningKey) PublicJWK(alg string) jose.JSONWebKey {
 	return jose.JSONWebKey{Key: k.priv.Public(), KeyID: k.kid, Algorithm: alg, Use: "sig"}
 }
 
-// publicPEM is the public key as SPKI PEM, for vendors where it is pasted
+// PublicPEM is the public key as SPKI PEM, for vendors where it is pasted
 // into a console (Okta's "Add key", a PEM upload).
-func (k *signingKey) publicPEM() string {
+func (k *SigningKey) PublicPEM() string {
 	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
 	if err != nil {
 		return ""
@@ -168,11 +174,11 @@ func (k *signingKey) publicPEM() string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
-// parseCertificate reads the leaf of a PEM chain and checks it holds key's
+// ParseCertificate reads the leaf of a PEM chain and checks it holds key's
 // public half: a certificate of another key would make every assertion's
 // x5t#S256 point at the wrong key.
-func parseCertificate(pemText string, key *signingKey) (*x509.Certificate, error) {
-	certs, err := certificatesOnly(pemText)
+func ParseCertificate(pemText string, key *SigningKey) (*x509.Certificate, error) {
+	certs, err := CertificatesOnly(pemText)
 	if err != nil {
 		return nil, err
 	}
@@ -186,24 +192,24 @@ func parseCertificate(pemText string, key *signingKey) (*x509.Certificate, error
 	return cert, nil
 }
 
-// certSHA256 is the SHA-256 of a certificate's DER: x5t#S256 (RFC 7515
+// CertSHA256 is the SHA-256 of a certificate's DER: x5t#S256 (RFC 7515
 // 4.1.8) in an assertion header, base64url-encoded, and in a JWK.
-func certSHA256(cert *x509.Certificate) []byte {
+func CertSHA256(cert *x509.Certificate) []byte {
 	sum := sha256.Sum256(cert.Raw)
 	return sum[:]
 }
 
 // certThumbprint is x5t#S256 as a JWS header carries it.
 func certThumbprint(cert *x509.Certificate) string {
-	return base64.RawURLEncoding.EncodeToString(certSHA256(cert))
+	return base64.RawURLEncoding.EncodeToString(CertSHA256(cert))
 }
 
-// keySecrets are the forms in which a PEM private key could show in text:
+// KeySecrets are the forms in which a PEM private key could show in text:
 // its base64 body (the redactor finds any long run of it, whatever the line
 // breaks) and the JWK private members (d, p, q, dp, dq, qi). The PEM armour
 // ("-----BEGIN PRIVATE KEY-----") is not secret and is left out, so that a
 // message naming a key type is not withheld.
-func keySecrets(pemText string) []string {
+func KeySecrets(pemText string) []string {
 	if pemText == "" {
 		return nil
 	}

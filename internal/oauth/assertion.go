@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"crypto/rand"
@@ -11,8 +11,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// jwtBearerAssertion is RFC 7523 2.2's client_assertion_type.
-const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+// JWTBearerAssertion is RFC 7523 2.2's client_assertion_type.
+const JWTBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // assertionLifetime: API.md asks for exp within 5 minutes. An assertion is
 // sent once, at once; two minutes still absorb a vendor clock that runs
@@ -30,36 +30,44 @@ type assertionSigner struct {
 
 // newAssertionSigner is nil for the client_auth methods that send no
 // assertion.
-func newAssertionSigner(cfg *vendorConfig) (*assertionSigner, error) {
-	var key jose.SigningKey
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	switch cfg.ClientAuth {
-	case authPrivateKeyJWT:
-		k, err := parsePrivateKey(cfg.PrivateKey)
-		if err != nil {
-			return nil, fmt.Errorf("private_key: %w", err)
-		}
-		key = jose.SigningKey{Algorithm: jose.SignatureAlgorithm(cfg.SigningAlg), Key: k.priv}
-		opts = opts.WithHeader("kid", k.kid)
-		if cfg.Certificate != "" {
-			cert, err := parseCertificate(cfg.Certificate, k)
-			if err != nil {
-				return nil, fmt.Errorf("certificate: %w", err)
-			}
-			// Entra ID finds the application's key by the certificate's
-			// thumbprint, not by kid.
-			opts = opts.WithHeader("x5t#S256", certThumbprint(cert))
-		}
-	case authClientSecretJWT:
-		key = jose.SigningKey{Algorithm: jose.HS256, Key: []byte(cfg.ClientSecret)}
-	default:
+func newAssertionSigner(cfg *Config, auth clientAuth) (*assertionSigner, error) {
+	if auth.key == nil {
 		return nil, nil
+	}
+	key, opts, err := auth.key(cfg, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
 	}
 	signer, err := jose.NewSigner(key, opts)
 	if err != nil {
 		return nil, fmt.Errorf("signing_alg %s: %w", cfg.SigningAlg, err)
 	}
 	return &assertionSigner{signer: signer, clientID: cfg.ClientID, audience: cfg.AssertionAudience}, nil
+}
+
+// assertionKeyPrivate: private_key_jwt signs with the config's private key,
+// named by its RFC 7638 thumbprint.
+func assertionKeyPrivate(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey, *jose.SignerOptions, error) {
+	k, err := ParsePrivateKey(cfg.PrivateKey)
+	if err != nil {
+		return jose.SigningKey{}, nil, fmt.Errorf("private_key: %w", err)
+	}
+	opts = opts.WithHeader("kid", k.kid)
+	if cfg.Certificate != "" {
+		cert, err := ParseCertificate(cfg.Certificate, k)
+		if err != nil {
+			return jose.SigningKey{}, nil, fmt.Errorf("certificate: %w", err)
+		}
+		// Entra ID finds the application's key by the certificate's
+		// thumbprint, not by kid.
+		opts = opts.WithHeader("x5t#S256", certThumbprint(cert))
+	}
+	return jose.SigningKey{Algorithm: jose.SignatureAlgorithm(cfg.SigningAlg), Key: k.priv}, opts, nil
+}
+
+// assertionKeySecret: client_secret_jwt signs with the client secret (HS256).
+func assertionKeySecret(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey, *jose.SignerOptions, error) {
+	return jose.SigningKey{Algorithm: jose.HS256, Key: []byte(cfg.ClientSecret)}, opts, nil
 }
 
 // sign makes one assertion (RFC 7523 3): iss = sub = client_id, the

@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"fmt"
@@ -66,12 +66,12 @@ var (
 	sixToFour   = netip.MustParsePrefix("2002::/16")
 )
 
-// refusedClass names why the token request must not connect to ip, as it
+// RefusedClass names why the token request must not connect to ip, as it
 // reads after "is" or a comma ("a link-local address"); "" when it may.
-func refusedClass(ip netip.Addr) string {
+func RefusedClass(ip netip.Addr) string {
 	ip = ip.Unmap()
 	if v4, how, ok := embeddedIPv4(ip); ok {
-		if class := refusedClass(v4); class != "" {
+		if class := RefusedClass(v4); class != "" {
 			return fmt.Sprintf("%s (%s embedded by %s)", class, v4, how)
 		}
 		return ""
@@ -135,7 +135,7 @@ func guardDial(_, address string, _ syscall.RawConn) error {
 		// dialer this guard does not understand, so it fails closed.
 		return &dialRefusedError{addr: address, class: "an address the dial guard cannot read"}
 	}
-	if class := refusedClass(ap.Addr()); class != "" {
+	if class := RefusedClass(ap.Addr()); class != "" {
 		return &dialRefusedError{addr: ap.Addr().String(), class: class}
 	}
 	return nil
@@ -154,7 +154,7 @@ func guardProxy(proxy func(*http.Request) (*url.URL, error)) func(*http.Request)
 			return p, err
 		}
 		if ip, perr := netip.ParseAddr(req.URL.Hostname()); perr == nil {
-			if class := refusedClass(ip); class != "" {
+			if class := RefusedClass(ip); class != "" {
 				return nil, &dialRefusedError{addr: ip.String(), class: class}
 			}
 		}

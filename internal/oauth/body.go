@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"bytes"
@@ -15,7 +15,9 @@ import (
 // attempt, so no assertion is made that is not sent. The assertions sent
 // are remembered for the redactor: an assertion is a credential too.
 type bodySource struct {
-	cfg    *vendorConfig
+	cfg    *Config
+	grant  grant
+	auth   clientAuth
 	signer *assertionSigner
 	now    func() time.Time
 
@@ -56,7 +58,7 @@ func (s *bodySource) build() ([]byte, error) {
 		assertion = a
 	}
 	s.sent = append(s.sent, assertion)
-	return encodeBody(s.cfg, assertion)
+	return encodeBody(s.cfg, s.grant, s.auth, assertion)
 }
 
 // assertions are the assertions this request sent (or tried to).

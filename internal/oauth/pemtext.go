@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"bytes"
@@ -8,13 +8,13 @@ import (
 	"fmt"
 )
 
-// certificatesOnly parses a readable PEM field (ca_cert, certificate,
+// CertificatesOnly parses a readable PEM field (ca_cert, certificate,
 // tls_client_cert): CERTIFICATE blocks and white space, nothing else. A
 // bundle pasted whole (certificate then key, as many tools write one
 // file) would otherwise be stored as written and shown by every read with
 // its private key inside: crypto/tls and pem.Decode skip what they do not
 // need, they do not refuse it.
-func certificatesOnly(text string) ([]*x509.Certificate, error) {
+func CertificatesOnly(text string) ([]*x509.Certificate, error) {
 	rest := []byte(text)
 	var certs []*x509.Certificate
 	for {
@@ -32,7 +32,7 @@ func certificatesOnly(text string) ([]*x509.Certificate, error) {
 		}
 		if block.Type != "CERTIFICATE" || len(block.Headers) > 0 {
 			// Never quoted beyond its type: the block may be a key.
-			return nil, fmt.Errorf("has a %s PEM block; only CERTIFICATE blocks belong here (a key goes in its write-only field)", quote(block.Type))
+			return nil, fmt.Errorf("has a %s PEM block; only CERTIFICATE blocks belong here (a key goes in its write-only field)", Quote(block.Type))
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {

@@ -1,4 +1,4 @@
-package oauthvendor
+package oauth
 
 import (
 	"crypto/tls"
@@ -11,7 +11,7 @@ import (
 // endpoint: the extra CA (ca_cert) and the client certificate presented
 // on the handshake (RFC 8705 2: tls_client_auth, or mTLS beside any other
 // client_auth). nil when the config needs neither.
-func tlsConfigFor(cfg *vendorConfig) (*tls.Config, error) {
+func tlsConfigFor(cfg *Config) (*tls.Config, error) {
 	if cfg.CACert == "" && cfg.TLSClientCert == "" {
 		return nil, nil
 	}
@@ -27,7 +27,7 @@ func tlsConfigFor(cfg *vendorConfig) (*tls.Config, error) {
 		tc.RootCAs = pool
 	}
 	if cfg.TLSClientCert != "" {
-		pair, err := clientKeyPair(cfg.TLSClientCert, cfg.TLSClientKey)
+		pair, err := ClientKeyPair(cfg.TLSClientCert, cfg.TLSClientKey)
 		if err != nil {
 			return nil, err
 		}
@@ -40,14 +40,14 @@ func tlsConfigFor(cfg *vendorConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
-// clientKeyPair checks that tls_client_key is the key of tls_client_cert.
+// ClientKeyPair checks that tls_client_key is the key of tls_client_cert.
 // crypto/tls's messages name what is wrong ("private key does not match
 // public key", "failed to find any PEM data"), never key bytes.
-func clientKeyPair(certPEM, keyPEM string) (tls.Certificate, error) {
+func ClientKeyPair(certPEM, keyPEM string) (tls.Certificate, error) {
 	if keyPEM == "" {
 		return tls.Certificate{}, errors.New("tls_client_key: required with tls_client_cert")
 	}
-	if _, err := certificatesOnly(certPEM); err != nil {
+	if _, err := CertificatesOnly(certPEM); err != nil {
 		return tls.Certificate{}, fmt.Errorf("tls_client_cert: %w", err)
 	}
 	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))

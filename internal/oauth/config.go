@@ -1,0 +1,107 @@
+package oauth
+
+import "time"
+
+// Config describes one connection to a token endpoint: where, which grant,
+// how the client authenticates, and how to read the answer. It is plain
+// data; the caller fills it from its own configuration (and defaults) and
+// never changes it once a Client holds it.
+type Config struct {
+	// Name labels the connection in every error ("vendor config %q: ...").
+	Name string
+
+	TokenURL     string
+	GrantType    string // a row of grants (grants.go)
+	ClientAuth   string // a row of clientAuths (clientauth.go)
+	BodyFormat   string // BodyForm or BodyJSON
+	ClientID     string
+	ClientSecret string
+	Username     string
+	Password     string
+	Scopes       []string
+	// APIKey is sent in the APIKeyHeader header.
+	APIKey       string
+	APIKeyHeader string
+	// Params and Headers are sent as given; SecretParams and SecretHeaders
+	// too, and are redacted wherever they could show.
+	Params, SecretParams   map[string]string
+	Headers, SecretHeaders map[string]string
+
+	// Where the answer keeps the token (a dotted path for nested answers).
+	TokenField, ExpiresInField, TokenTypeField string
+	// DefaultTTL is the lifetime of a token whose answer states none.
+	DefaultTTL time.Duration
+	// Timeout bounds a whole grant, retries included.
+	Timeout time.Duration
+
+	// TLS: an extra CA, and the client certificate presented on the
+	// handshake (tls_client_auth, or mTLS beside any other client_auth).
+	CACert, TLSClientCert, TLSClientKey string
+
+	// Client assertions (private_key_jwt, client_secret_jwt).
+	PrivateKey, Certificate, SigningAlg, AssertionAudience string
+
+	// OtherKeys are PEM private keys this request does not use but which
+	// must never show in its errors either (a key being rotated in).
+	OtherKeys []string
+
+	UserAgent string
+
+	// Servable, when set, says whether a token that arrived at arrived is
+	// still worth handing out (the caller's lease policy); one that is not
+	// is refused as an unusable answer.
+	Servable func(tok *Token, arrived time.Time) bool
+}
+
+// Body formats.
+const (
+	BodyForm = "form"
+	BodyJSON = "json"
+)
+
+// secrets are the write-only values: never returned, logged or echoed.
+// A private key is never sent, but its PEM body and parts are looked for
+// all the same (KeySecrets).
+func (c *Config) secrets() []string {
+	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	keys := append(append([]string{c.PrivateKey}, c.OtherKeys...), c.TLSClientKey)
+	for _, k := range keys {
+		out = append(out, KeySecrets(k)...)
+	}
+	for _, m := range []map[string]string{c.SecretHeaders, c.SecretParams} {
+		for _, v := range m {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Token is a granted access token.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	// SentAt is when the request was sent: the token's clock starts then,
+	// not when the answer arrived (a slow answer shortens the token, never
+	// lengthens it).
+	SentAt    time.Time
+	ExpiresAt time.Time
+	// FromJWT says the token's own exp claim decided ExpiresAt.
+	FromJWT bool
+}
+
+// Logger is the per-request logger (retryablehttp's LeveledLogger): the
+// caller adds its own context, such as the connection's name.
+type Logger interface {
+	Error(msg string, keysAndValues ...interface{})
+	Warn(msg string, keysAndValues ...interface{})
+	Info(msg string, keysAndValues ...interface{})
+	Debug(msg string, keysAndValues ...interface{})
+}
+
+// Observer hears what a Client sends, for the caller's metrics: Attempt
+// before each HTTP request (retries included), Done once per grant that
+// was sent, with its outcome and how long it took.
+type Observer interface {
+	Attempt()
+	Done(ok bool, took time.Duration)
+}

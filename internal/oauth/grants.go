@@ -1,0 +1,44 @@
+package oauth
+
+import "fmt"
+
+// Grant types. Each is a file (grant_<name>.go) and a row of grants: to
+// add one, copy grant_password.go, name it, and add its row here.
+const (
+	GrantClientCredentials = "client_credentials" // RFC 6749 4.4
+	GrantPassword          = "password"           // RFC 6749 4.3
+	// GrantLogin is a plain JSON {username, password} login with no OAuth
+	// fields at all: AlertSite's POST /access-tokens (vendor page 002).
+	GrantLogin = "login"
+)
+
+// grant is how one grant type builds its token request.
+type grant struct {
+	// fields puts the grant's own parameters in the body.
+	fields func(f map[string]string, c *Config)
+	// authenticates: the request carries client authentication
+	// (clientAuths); a plain login has no client.
+	authenticates bool
+}
+
+var grants = map[string]grant{
+	GrantClientCredentials: clientCredentialsGrant,
+	GrantPassword:          passwordGrant,
+	GrantLogin:             loginGrant,
+}
+
+// Grants are the grant types the package knows.
+func Grants() []string { return sortedKeys(grants) }
+
+// grantOf is c's grant (client_credentials when none is named).
+func grantOf(c *Config) (grant, error) {
+	name := c.GrantType
+	if name == "" {
+		name = GrantClientCredentials
+	}
+	g, ok := grants[name]
+	if !ok {
+		return grant{}, fmt.Errorf("grant_type: unknown %s", Quote(name))
+	}
+	return g, nil
+}
