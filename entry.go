@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -25,6 +26,25 @@ type entry struct {
 	failure atomic.Pointer[failureState]
 	// gone: forgotten; whoever holds it must load the current entry.
 	gone atomic.Bool
+}
+
+// failureState is a config's last failed grant as readers meet it: until
+// `until`, a reader gets the still-valid cached token with `warning`, or,
+// with none, `err`, and the vendor is not asked again (API.md "Failures
+// and back-off"). It mirrors the back-off stored in status/<name>, which
+// survives restarts and leader changes; memory only saves the storage read.
+type failureState struct {
+	until   time.Time
+	err     error
+	warning string
+}
+
+// serve answers a reader during the back-off.
+func (f *failureState) serve(t *cachedToken, now time.Time, generation uint64) (*served, error) {
+	if t.usable(now, generation) {
+		return &served{tok: t, warning: f.warning, at: now}, nil
+	}
+	return nil, f.err
 }
 
 func (b *backend) cached(name string) *entry {
@@ -129,8 +149,4 @@ func (b *backend) dropLocked(name string) {
 		e.conn.release()
 		delete(b.entries, name)
 	}
-}
-
-func notFound(name string) error {
-	return logical.CodedError(404, fmt.Sprintf("no vendor config named %q", name))
 }
