@@ -9,12 +9,14 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// The entry lifecycle: an entry is the in-memory view of one config, built
+// The entries: an entry is the in-memory view of one config, built
 // from storage on first use (connect), shared by every reader, and
 // forgotten when the config is written, deleted or invalidated. Entries
 // are created and forgotten only under the config's name lock, which
 // config writes, deletes and grants hold too: an entry in the map is the
 // config in storage, and a grant holding a forgotten one sees `gone`.
+// The states an entry goes through, and what changes its token and
+// failure, are lifecycle.go's; this file keeps the map and connects.
 
 // entry is one config's connection (decoded once per config version) and
 // its shared token.
