@@ -22,10 +22,15 @@ import (
 //	                                                        last_grant_at, token times, back-off cleared
 //	refreshing     toRefreshing: a grant asks the vendor    status/<name>: grant_started_at, grant_timeout
 //	serving-stale  toFailed with a still-valid token        status/<name>: failures, last_error, a back-off
-//	                                                        shortened by staleRetryAfter; memory: failureState
+//	                                                        shortened by retryWait; memory: failureState
 //	backing-off    toFailed with no token left              status/<name>: failures, last_error, the back-off
 //	failing        the back-off passed, no grant since      nothing: time moved on
+//	(any)          dropToken: a rotate, before its grant    token/<name> deleted
+//	(any)          stillBackingOff: another node's back-off memory only: failureState, the stored token
 //
+// A config write (path_config.go, verify.go) uses the status record's
+// transitions at the end of this file: resetBackoff, succeeded with the
+// verified token, refused.
 // A new state (say, one waiting for an operator's consent) is a constant
 // below, its name in connStateNames, a case in grantStatus.state and a
 // to... transition here that says what it stores. The timing of every
