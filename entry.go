@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
-// The entry lifecycle: an entry is the in-memory view of one config, built
+// The entries: an entry is the in-memory view of one config, built
 // from storage on first use (connect), shared by every reader, and
 // forgotten when the config is written, deleted or invalidated. Entries
 // are created and forgotten only under the config's name lock, which
 // config writes, deletes and grants hold too: an entry in the map is the
 // config in storage, and a grant holding a forgotten one sees `gone`.
+// The states an entry goes through, and what changes its token and
+// failure, are lifecycle.go's; this file keeps the map and connects.
 
 // entry is one config's connection (decoded once per config version) and
 // its shared token.
@@ -25,6 +28,25 @@ type entry struct {
 	failure atomic.Pointer[failureState]
 	// gone: forgotten; whoever holds it must load the current entry.
 	gone atomic.Bool
+}
+
+// failureState is a config's last failed grant as readers meet it: until
+// `until`, a reader gets the still-valid cached token with `warning`, or,
+// with none, `err`, and the vendor is not asked again (API.md "Failures
+// and back-off"). It mirrors the back-off stored in status/<name>, which
+// survives restarts and leader changes; memory only saves the storage read.
+type failureState struct {
+	until   time.Time
+	err     error
+	warning string
+}
+
+// serve answers a reader during the back-off.
+func (f *failureState) serve(t *cachedToken, now time.Time, generation uint64) (*served, error) {
+	if t.usable(now, generation) {
+		return &served{tok: t, warning: f.warning, at: now}, nil
+	}
+	return nil, f.err
 }
 
 func (b *backend) cached(name string) *entry {
@@ -107,8 +129,4 @@ func (b *backend) dropLocked(name string) {
 		e.conn.release()
 		delete(b.entries, name)
 	}
-}
-
-func notFound(name string) error {
-	return logical.CodedError(404, fmt.Sprintf("no vendor config named %q", name))
 }

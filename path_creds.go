@@ -37,15 +37,11 @@ func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *fr
 	// The route's regex has already matched the name; reading it raw skips
 	// the field conversion on every cache hit.
 	name, _ := d.Raw["name"].(string)
-	e, got, err := b.serve(ctx, req.Storage, name)
-	if e != nil {
-		e.conn.m.read(got, err)
-	}
+	cfg, got, err := b.read(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}
-	b.markRead(ctx, req.Storage, e, got.tok)
-	resp := b.credsResponse(e.conn.cfg, got.tok, got.at)
+	resp := b.credsResponse(cfg, got.tok, got.at)
 	if got.warning != "" {
 		resp.AddWarning(got.warning)
 	}

@@ -32,13 +32,7 @@ old token.`,
 
 func (b *backend) pathRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
 	name := d.Get("name").(string)
-	unlock := b.locks.lock(name)
-	defer unlock()
-	e, err := orNotFound(name)(b.entryLocked(ctx, req.Storage, name))
-	if err != nil {
-		return nil, err
-	}
-	got, err := b.refreshLocked(ctx, req.Storage, e, onRotate)
+	got, err := b.rotate(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 		"last_grant_at":        rfc3339(st.LastGrantAt),
 		"last_failure_at":      rfc3339(st.LastFailureAt),
 		"last_error":           st.LastError,
-		"state":                st.state(now, cfg.Timeout, tok.usable(now, cfg.Generation)),
+		"state":                st.state(now, cfg.Timeout, tok.usable(now, cfg.Generation)).String(),
 		"consecutive_failures": st.ConsecutiveFailures,
 		"next_attempt_at":      rfc3339(st.NextAttemptAt),
 		"grant_started_at":     rfc3339(st.GrantStartedAt),
@@ -80,23 +80,6 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 		data["refresh_at"] = rfc3339(tok.ExpiresAt.Add(-tok.refreshWindow(cfg.RefreshBefore)))
 	}
 	return data
-}
-
-// state sums a connection up for an operator; usable: a still-valid token
-// for the current config is cached. A grant start older than the timeout
-// is a node that died mid-grant, not a grant in flight.
-func (st *grantStatus) state(now time.Time, timeout time.Duration, usable bool) string {
-	switch {
-	case !st.GrantStartedAt.IsZero() && now.Sub(st.GrantStartedAt) < timeout:
-		return "refreshing"
-	case st.ConsecutiveFailures > 0 && usable:
-		return "serving-stale"
-	case st.backingOff(now):
-		return "backing-off"
-	case st.ConsecutiveFailures > 0:
-		return "failing"
-	}
-	return "ok"
 }
 
 func pathStatusList(b *backend) *framework.Path {
@@ -179,15 +162,8 @@ func (st *grantStatus) summary(now time.Time) map[string]interface{} {
 	tok := st.cachedTimes()
 	usable := tok != nil && tok.servable(now)
 	return map[string]interface{}{
-		"state":      st.state(now, st.GrantTimeout, usable),
+		"state":      st.state(now, st.GrantTimeout, usable).String(),
 		"last_error": st.LastError,
 		"expires_at": rfc3339(st.TokenExpiresAt),
 	}
-}
-
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }

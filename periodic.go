@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,35 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		refreshed.Add(1)
 	})
 	b.logPass(len(due), int(refreshed.Load()), int(failed.Load()), time.Since(start), ctx.Err())
+	return nil
+}
+
+// loadReadMarksOnce runs the one-off load of the read marks on the first
+// periodic pass of a node that can write: afterwards this node's memory
+// knows every token to refresh.
+func (b *backend) loadReadMarksOnce(ctx context.Context, s logical.Storage) error {
+	if b.marksLoaded.Load() {
+		return nil
+	}
+	names, err := s.List(ctx, readMarkPrefix)
+	if err != nil {
+		return fmt.Errorf("listing read marks: %w", err)
+	}
+	var failures atomic.Int64
+	var first atomic.Value
+	forEachBounded(ctx, refreshWorkers, names, func(name string) {
+		if err := b.loadReadMark(ctx, s, name); err != nil {
+			failures.Add(1)
+			first.CompareAndSwap(nil, err)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err, _ := first.Load().(error); err != nil {
+		return fmt.Errorf("%d of %d read marks not loaded (retried at the next pass): %w", failures.Load(), len(names), err)
+	}
+	b.marksLoaded.Store(true)
 	return nil
 }
 
@@ -119,5 +149,5 @@ func (b *backend) isDue(e *entry, now time.Time) bool {
 	if f := e.failure.Load(); f != nil && now.Before(f.until) {
 		return false // the last attempt failed moments ago
 	}
-	return t.ExpiresAt.Sub(now) < t.proactiveWindow(e.conn.cfg.RefreshBefore)
+	return t.inProactiveWindow(now, e.conn.cfg.RefreshBefore)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -71,35 +70,6 @@ func (b *backend) markRead(ctx context.Context, s logical.Storage, e *entry, t *
 			b.Logger().Warn("could not record that the token was read; a new active node will not refresh it ahead of readers", "config", e.conn.name, "error", err)
 		}
 	}
-}
-
-// loadReadMarksOnce runs the one-off load of the read marks on the first
-// periodic pass of a node that can write: afterwards this node's memory
-// knows every token to refresh.
-func (b *backend) loadReadMarksOnce(ctx context.Context, s logical.Storage) error {
-	if b.marksLoaded.Load() {
-		return nil
-	}
-	names, err := s.List(ctx, readMarkPrefix)
-	if err != nil {
-		return fmt.Errorf("listing read marks: %w", err)
-	}
-	var failures atomic.Int64
-	var first atomic.Value
-	forEachBounded(ctx, refreshWorkers, names, func(name string) {
-		if err := b.loadReadMark(ctx, s, name); err != nil {
-			failures.Add(1)
-			first.CompareAndSwap(nil, err)
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err, _ := first.Load().(error); err != nil {
-		return fmt.Errorf("%d of %d read marks not loaded (retried at the next pass): %w", failures.Load(), len(names), err)
-	}
-	b.marksLoaded.Store(true)
-	return nil
 }
 
 // loadReadMark brings one marked config into memory with its token marked

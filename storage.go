@@ -1,35 +1,43 @@
 package oauthvendor
 
+// The storage records, below every user: config/<name> (config.go's
+// vendorConfig), token/<name> (token.go's cachedToken), status/<name>
+// (grantStatus, here) and readmark/<name> (readmark.go); the JSON keys of
+// each are their stored format, which records already stored must keep
+// decoding into. Also the storage errors' shared shapes (notFound,
+// readOnlyOr).
+
 import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
 // getJSON reads one JSON record; nil when absent. what names it in errors.
 func getJSON[T any](ctx context.Context, s logical.Storage, key, what string) (*T, error) {
-	entry, err := s.Get(ctx, key)
+	raw, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
-	if entry == nil {
+	if raw == nil {
 		return nil, nil
 	}
 	var v T
-	if err := entry.DecodeJSON(&v); err != nil {
+	if err := raw.DecodeJSON(&v); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", what, err)
 	}
 	return &v, nil
 }
 
 func putJSON(ctx context.Context, s logical.Storage, key, what string, v interface{}) error {
-	entry, err := logical.StorageEntryJSON(key, v)
+	raw, err := logical.StorageEntryJSON(key, v)
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", what, err)
 	}
-	if err := s.Put(ctx, entry); err != nil {
+	if err := s.Put(ctx, raw); err != nil {
 		return fmt.Errorf("storing %s: %w", what, err)
 	}
 	return nil
@@ -81,3 +89,62 @@ func storeStatus(ctx context.Context, s logical.Storage, name string, st *grantS
 // storableName: Vault's storage view refuses keys holding ".."
 // (logical.ErrRelativePath), which the route's name pattern lets through.
 func storableName(name string) bool { return !strings.Contains(name, "..") }
+
+const statusPrefix = "status/"
+
+// grantStatus is the operator's view of a config's grants and the state
+// of its back-off. It lives in storage next to the token, so every node
+// (and a new leader, or the plugin after a restart) reports the same
+// history and honours the same back-off. It never holds the token or a
+// secret: last_error is already redacted.
+type grantStatus struct {
+	Grants        uint64    `json:"grants"`
+	Failures      uint64    `json:"failures"`
+	LastGrantAt   time.Time `json:"last_grant_at,omitempty"`
+	LastFailureAt time.Time `json:"last_failure_at,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	// LastErrorCode is the HTTP status readers got with LastError (502,
+	// 504), 0 for an internal (storage) failure.
+	LastErrorCode int `json:"last_error_code,omitempty"`
+
+	// ConsecutiveFailures since the last success; drives the back-off.
+	ConsecutiveFailures int `json:"consecutive_failures,omitempty"`
+	// NextAttemptAt: until then readers get LastError (or the still-valid
+	// token with a warning) without a vendor request.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitempty"`
+	// GrantStartedAt is written before the vendor is asked: a node that
+	// cannot write storage learns it there, and status shows a grant in
+	// flight. GrantTimeout is the config's timeout then: a start older
+	// than that is a node that died mid-grant.
+	GrantStartedAt time.Time     `json:"grant_started_at,omitempty"`
+	GrantTimeout   time.Duration `json:"grant_timeout,omitempty"`
+
+	// TokenMintedAt and TokenExpiresAt are the times of the token cached
+	// for the current config (zero when none): kept here so that listing
+	// every connection's state reads one record per name, not three.
+	TokenMintedAt  time.Time `json:"token_minted_at,omitempty"`
+	TokenExpiresAt time.Time `json:"token_expires_at,omitempty"`
+}
+
+// cachedTimes is the cached token as far as the record knows it (times
+// only), nil when none.
+func (st *grantStatus) cachedTimes() *cachedToken {
+	if st.TokenExpiresAt.IsZero() {
+		return nil
+	}
+	return &cachedToken{MintedAt: st.TokenMintedAt, ExpiresAt: st.TokenExpiresAt}
+}
+
+// readOnlyOr hands Vault logical.ErrReadOnly itself when storage refused a
+// write for that reason, so that it forwards the request to the node that
+// can write (matched by message: errors.Is does not survive gRPC).
+func readOnlyOr(err error) error {
+	if strings.Contains(err.Error(), logical.ErrReadOnly.Error()) {
+		return logical.ErrReadOnly
+	}
+	return err
+}
+
+func notFound(name string) error {
+	return logical.CodedError(404, fmt.Sprintf("no vendor config named %q", name))
+}

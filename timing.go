@@ -159,6 +159,11 @@ func (t *cachedToken) proactiveWindow(refreshBefore time.Duration) time.Duration
 	return min(t.refreshWindow(refreshBefore)+lead, t.lifetime()*3/4)
 }
 
+// inProactiveWindow: the periodic pass replaces the token now.
+func (t *cachedToken) inProactiveWindow(now time.Time, refreshBefore time.Duration) bool {
+	return t.ExpiresAt.Sub(now) < t.proactiveWindow(refreshBefore)
+}
+
 // fresh: served from cache without asking the vendor.
 func (t *cachedToken) fresh(now time.Time, refreshBefore time.Duration, generation uint64) bool {
 	return t != nil && t.Generation == generation && t.servable(now) &&
@@ -194,4 +199,15 @@ func backoffAfter(n int, f *grantFailure) time.Duration {
 // out), and no sooner than a second after the last one.
 func staleRetryAfter(backoff time.Duration, t *cachedToken, now time.Time) time.Duration {
 	return max(min(backoff, t.rawLease(now)/2), time.Second)
+}
+
+// retryWait is the wait before the next grant after a failed one that
+// earned backoff: sooner while a still-valid token (stale, nil if none)
+// serves, but never before the vendor's own Retry-After; never for
+// rejected credentials, whose attempts lock password-grant accounts.
+func retryWait(backoff time.Duration, f *grantFailure, stale *cachedToken, now time.Time) time.Duration {
+	if stale == nil || f.rejected {
+		return backoff
+	}
+	return max(staleRetryAfter(backoff, stale, now), min(f.retryAfter, retryAfterMax))
 }

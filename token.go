@@ -44,3 +44,24 @@ func (t *cachedToken) box() {
 		t.boxed.expiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
 	})
 }
+
+// served is a token on its way to a reader, with a warning when it is the
+// still-valid old token after a failed refresh.
+type served struct {
+	tok     *cachedToken
+	warning string
+	// at is when it was judged servable: the lease is cut from the same
+	// instant, so a token judged to have minLease left gets that lease.
+	at time.Time
+	// minted: a grant made it for this read (metrics: source="grant").
+	minted bool
+}
+
+// rfc3339 is how every time reaches an operator or reader (status, logs,
+// errors); the zero time is "".
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
