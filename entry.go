@@ -2,7 +2,6 @@ package oauthvendor
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +15,7 @@ import (
 // config writes, deletes and grants hold too: an entry in the map is the
 // config in storage, and a grant holding a forgotten one sees `gone`.
 // The states an entry goes through, and what changes its token and
-// failure, are lifecycle.go's; this file keeps the map and connects.
+// failure, are lifecycle.go's; this file keeps the map (vendor.go connects).
 
 // entry is one config's connection (decoded once per config version) and
 // its shared token.
