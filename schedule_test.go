@@ -605,8 +605,11 @@ func (w *world) writeCredential(name string, cfg map[string]interface{}) {
 	w.expectWrite("write credential", name, resp, err, false)
 	if err == nil && (resp == nil || !resp.IsError()) {
 		if stored := w.store.rawConfig(name); stored != nil {
+			// The store's lock before the world's, never inside it: the
+			// store counts its faults into the world (w.count).
+			order := w.store.orderOf(identityOf(stored))
 			w.mu.Lock()
-			w.returned[name] = max(w.returned[name], w.store.orderOf(identityOf(stored)))
+			w.returned[name] = max(w.returned[name], order)
 			delete(w.deleteFailed, name)
 			w.mu.Unlock()
 		}
@@ -703,8 +706,9 @@ func (w *world) rotateKey(name, step string) {
 	}
 	w.count("rotate-key " + step + " ok")
 	if kid, _ := resp.Data["current_kid"].(string); kid != "" && (step == "auto" || step == "switch") {
+		order := w.store.orderOf("kid:" + kid) // the store's lock outside the world's
 		w.mu.Lock()
-		w.returned[name] = max(w.returned[name], w.store.orderOf("kid:"+kid))
+		w.returned[name] = max(w.returned[name], order)
 		w.mu.Unlock()
 	}
 }
@@ -821,11 +825,14 @@ func (w *world) checkTTL(op, name string, resp *logical.Response, start time.Tim
 			w.failf("%s %s (lease=false): ttl %v (%T), want whole seconds", op, name, resp.Data["ttl"], resp.Data["ttl"])
 			return
 		}
-		ttl = time.Duration(secs) * time.Second
+		// lease=false answers the lease's TTL less a second, since Vault
+		// Agent re-reads a rotation_period answer at ttl+1s (timing.go):
+		// what must hold of a lease holds of ttl+1s.
+		ttl = time.Duration(secs)*time.Second + time.Second
 	}
 	what := "lease"
 	if resp.Secret == nil {
-		what = "lease=false ttl"
+		what = "lease=false ttl+1s"
 	}
 	if before != nil && after != nil && before.MaxTTL > 0 && after.MaxTTL > 0 && ttl == max(before.MaxTTL, after.MaxTTL) {
 		w.count("max_ttl cap checked")
