@@ -192,25 +192,29 @@ func (b *backend) refresh(ctx context.Context, s logical.Storage, e *entry, mode
 	if e.gone.Load() {
 		return nil, errStale
 	}
-	return b.refreshLocked(ctx, s, e, mode)
+	return b.refreshLocked(ctx, s, e, mode, time.Time{})
 }
 
 // rotate is the operator's refresh: under the name lock, with the entry
 // loaded there (a missing config is the caller's 404).
 func (b *backend) rotate(ctx context.Context, s logical.Storage, name string) (*served, error) {
+	budget := b.newWriteBudget() // waiting for the lock counts (writebudget.go)
 	unlock := b.locks.lock(name)
 	defer unlock()
 	e, err := orNotFound(name)(b.entryLocked(ctx, s, name))
 	if err != nil {
 		return nil, err
 	}
-	return b.refreshLocked(ctx, s, e, onRotate)
+	return b.refreshLocked(ctx, s, e, onRotate, budget.deadline)
 }
 
 // refreshLocked re-checks storage (another node, an earlier flight or the
 // periodic refresh may have cached a token, or a back-off be running),
 // then grants. A rotate drops the cached token first (API.md).
-func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry, mode refreshMode) (*served, error) {
+// deadline, when set, bounds the grant (not the storage writes after it):
+// a rotate that waited for the lock behind a config write must still end
+// before Vault's request limit (writebudget.go).
+func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry, mode refreshMode, deadline time.Time) (*served, error) {
 	name, cfg := e.conn.name, e.conn.cfg
 	var stored *cachedToken
 	if mode == onRotate {
@@ -240,7 +244,7 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 	if mode != onRotate && st.backingOff(b.now()) {
 		return b.stillBackingOff(e, st, stored)
 	}
-	return b.grantNow(ctx, &grantRun{s: s, e: e, st: st, stored: stored, mode: mode})
+	return b.grantNow(ctx, &grantRun{s: s, e: e, st: st, stored: stored, mode: mode, deadline: deadline})
 }
 
 // dropToken: a rotate forgets the cached token. Persists: token/<name>
@@ -277,6 +281,17 @@ type grantRun struct {
 	// stored: the token in storage before the grant (nil after a rotate).
 	stored *cachedToken
 	mode   refreshMode
+	// deadline bounds the vendor request when set (a rotate's budget).
+	deadline time.Time
+}
+
+// grantContext is the vendor request's context: ctx, cut at the run's
+// deadline when it has one.
+func (r *grantRun) grantContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, r.deadline)
 }
 
 // grantNow asks the vendor and caches the answer in storage then memory.
@@ -292,7 +307,9 @@ func (b *backend) grantNow(ctx context.Context, r *grantRun) (*served, error) {
 		}
 		return b.storageFallback(r.e, err)
 	}
-	tok, fail := r.e.conn.grant(ctx, b.now)
+	gctx, cancel := r.grantContext(ctx)
+	defer cancel()
+	tok, fail := r.e.conn.grant(gctx, b.now)
 	if fail == nil {
 		if err := storeToken(ctx, r.s, name, tok); err != nil {
 			fail = transient(fmt.Errorf("vendor config %q: the new token could not be cached, so it is not handed out: %w", name, err))

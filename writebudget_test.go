@@ -168,3 +168,21 @@ func TestWriteLimitEndsRotateKeyGrant(t *testing.T) {
 		t.Fatalf("kid %v after a rotation that ran out, want %v", got, kid)
 	}
 }
+
+// TestWriteLimitEndsRotateGrant: rotate/<name>'s grant ends with the
+// write's limit (counted from before the lock), in a 504 naming the
+// config, not at the config's longer timeout.
+func TestWriteLimitEndsRotateGrant(t *testing.T) {
+	env := budgetEnv(t, 400*time.Millisecond)
+	srv := newStallingIdP(t, false, true, false)
+	env.write("config/x", map[string]interface{}{"token_url": srv.URL + "/token", "client_id": "c", "client_secret": "s3cret-value",
+		"timeout": "3s", "verify": false})
+	start := time.Now()
+	_, err := env.do(logical.UpdateOperation, "rotate/x", nil)
+	if codedStatus(err) != http.StatusGatewayTimeout || !strings.Contains(err.Error(), `"x"`) {
+		t.Fatalf("err %v, want a 504 naming the config", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("rotate took %s with a 400ms limit and a 3s timeout", took)
+	}
+}
