@@ -2,8 +2,6 @@ package oauthvendor
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // TestHostileAnswerIsA502: through the backend, a 2xx whose token would
@@ -19,7 +18,7 @@ func TestHostileAnswerIsA502(t *testing.T) {
 	env := newTestEnv(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"access_token":"%s\r\nX-Evil: 1","token_type":"Bearer","expires_in":3600}`, secretPart)
+		fmt.Fprintf(w, `{"access_token":"%s\r\nX-Evil: 1","token_type":"Bearer","expires_in":3600}`, testkit.SecretPart)
 	}))
 	t.Cleanup(srv.Close)
 	env.write("config/hostile", map[string]interface{}{
@@ -33,30 +32,10 @@ func TestHostileAnswerIsA502(t *testing.T) {
 		!strings.Contains(err.Error(), "control character") {
 		t.Fatalf("error %q (status %d) should be a 502 naming the config and the cause", err, codedStatus(err))
 	}
-	if strings.Contains(err.Error(), secretPart) || strings.Contains(env.logs.String(), secretPart) {
+	if strings.Contains(err.Error(), testkit.SecretPart) || strings.Contains(env.logs.String(), testkit.SecretPart) {
 		t.Fatal("the hostile token reached the error or the log")
 	}
 	if tok, lerr := loadToken(context.Background(), env.storage, "hostile"); lerr != nil || tok != nil {
 		t.Fatalf("cached %v (%v)", tok, lerr)
 	}
-}
-
-// secretPart is in every hostile token below: no error may show it.
-const secretPart = "SECRETPART0123456789"
-
-// answerBody is a token answer with the given members, JSON-encoded so that
-// control characters travel as JSON escapes, as a real vendor would send them.
-func answerBody(t *testing.T, members map[string]interface{}) []byte {
-	t.Helper()
-	body, err := json.Marshal(members)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
-
-func jwtWithRawExp(raw string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"sub":"c","exp":`+raw+`}`)) + "." + enc([]byte(secretPart))
 }

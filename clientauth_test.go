@@ -2,18 +2,12 @@ package oauthvendor
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // assertionCapture records the client assertions the fake vendor got.
@@ -169,53 +164,15 @@ func TestPrivateKeyJWTGeneratedKey(t *testing.T) {
 	}
 }
 
-func rsaPEM(t *testing.T, bits int, pkcs1 bool) (*rsa.PrivateKey, string) {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pkcs1 {
-		return k, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func ecPEM(t *testing.T, curve elliptic.Curve, sec1 bool) (*ecdsa.PrivateKey, string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(curve, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sec1 {
-		der, _ := x509.MarshalECPrivateKey(k)
-		return k, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
-	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-}
-
-func selfSigned(t *testing.T, key crypto.Signer, cn string) string {
-	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
 // TestPrivateKeyJWTSuppliedKeys: PKCS#8, PKCS#1 and SEC1 keys sign with the
 // algorithm asked for, verified against the published JWKS; a certificate
 // adds x5t#S256.
 func TestPrivateKeyJWTSuppliedKeys(t *testing.T) {
-	rsaKey, pkcs8 := rsaPEM(t, 2048, false)
-	_, pkcs1 := rsaPEM(t, 2048, true)
-	_, sec1 := ecPEM(t, elliptic.P256(), true)
-	_, ec8 := ecPEM(t, elliptic.P256(), false)
-	cert := selfSigned(t, rsaKey, "entra-app")
+	rsaKey, pkcs8 := testkit.RSAKeyPEM(t, 2048, false)
+	_, pkcs1 := testkit.RSAKeyPEM(t, 2048, true)
+	_, sec1 := testkit.ECKeyPEM(t, elliptic.P256(), true)
+	_, ec8 := testkit.ECKeyPEM(t, elliptic.P256(), false)
+	cert := testkit.SelfSigned(t, rsaKey, "entra-app")
 	certDER, _ := pem.Decode([]byte(cert))
 	x5t := sha256.Sum256(certDER.Bytes)
 	cases := []struct {
@@ -284,12 +241,12 @@ func TestClientSecretJWT(t *testing.T) {
 // TestClientAuthValidation: every refusal names its field and never
 // quotes a key.
 func TestClientAuthValidation(t *testing.T) {
-	_, small := rsaPEM(t, 1024, false)
-	rsaKey, good := rsaPEM(t, 2048, false)
-	_, p384 := ecPEM(t, elliptic.P384(), false)
-	ecKey, ec := ecPEM(t, elliptic.P256(), false)
-	otherCert := selfSigned(t, ecKey, "other")
-	rsaCert := selfSigned(t, rsaKey, "client")
+	_, small := testkit.RSAKeyPEM(t, 1024, false)
+	rsaKey, good := testkit.RSAKeyPEM(t, 2048, false)
+	_, p384 := testkit.ECKeyPEM(t, elliptic.P384(), false)
+	ecKey, ec := testkit.ECKeyPEM(t, elliptic.P256(), false)
+	otherCert := testkit.SelfSigned(t, ecKey, "other")
+	rsaCert := testkit.SelfSigned(t, rsaKey, "client")
 	base := func(extra map[string]interface{}) map[string]interface{} { return jwtConfig("v", extra) }
 	cases := []struct {
 		name string
@@ -397,7 +354,7 @@ func TestClientAuthAccepted(t *testing.T) {
 		"token_url": "http://127.0.0.1/public/token", "grant_type": "password", "client_id": "pub", "username": "u", "password": "p",
 	})
 	// openssl ecparam -genkey writes EC PARAMETERS before the key.
-	k, ec := ecPEM(t, elliptic.P256(), true)
+	k, ec := testkit.ECKeyPEM(t, elliptic.P256(), true)
 	env.write("config/ec", jwtConfig("ec", map[string]interface{}{"private_key": "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + ec}))
 	if read := env.read("config/ec").Data; read["key_type"] != "ec" || read["signing_alg"] != "ES256" {
 		t.Fatalf("read %v", read)
@@ -411,7 +368,7 @@ func TestClientAuthAccepted(t *testing.T) {
 		t.Fatalf("read %v", read)
 	}
 	// An audience off the token host is signed for when the key is given.
-	_, rsaKey := rsaPEM(t, 2048, false)
+	_, rsaKey := testkit.RSAKeyPEM(t, 2048, false)
 	env.write("config/aud", jwtConfig("aud", map[string]interface{}{"private_key": rsaKey, "assertion_audience": "https://tenant.example/"}))
 	// ...and a later write moving token_url without the key is refused.
 	resp, _ := env.do(logical.UpdateOperation, "config/aud", map[string]interface{}{"token_url": "http://127.0.0.2/aud/token"})

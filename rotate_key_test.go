@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 func kidsOf(set jose.JSONWebKeySet) []string {
@@ -138,7 +139,7 @@ func TestRotateKeyCancelAndUnverified(t *testing.T) {
 	if set, _ := readJWKS(t, env, "app"); len(set.Keys) != 1 {
 		t.Fatal("cancel left the next key published")
 	}
-	_, supplied := rsaPEM(t, 2048, false)
+	_, supplied := testkit.RSAKeyPEM(t, 2048, false)
 	next := env.write("rotate-key/app", map[string]interface{}{"step": "publish", "private_key": supplied}).Data["next_kid"]
 	if next != kidOf(supplied) {
 		t.Fatal("publish did not take the supplied key")
@@ -160,7 +161,7 @@ func TestRotateKeyRefusals(t *testing.T) {
 	env, _, _ := jwtEnv(t)
 	env.write("config/plain", fakeVendorConfig("plain", "s3cret-value"))
 	env.write("config/app", jwtConfig("app", map[string]interface{}{"signing_alg": "PS256"}))
-	_, ec := ecPEM(t, elliptic.P256(), false)
+	_, ec := testkit.ECKeyPEM(t, elliptic.P256(), false)
 	cases := []struct {
 		path string
 		data map[string]interface{}
@@ -233,12 +234,12 @@ func TestRotateKeyAlgorithmsAndCertificates(t *testing.T) {
 		t.Fatal("the switch's grant was not ES256")
 	}
 
-	rsaKey, pemKey := rsaPEM(t, 2048, false)
-	env.write("config/entra", jwtConfig("entra", map[string]interface{}{"private_key": pemKey, "certificate": selfSigned(t, rsaKey, "app")}))
+	rsaKey, pemKey := testkit.RSAKeyPEM(t, 2048, false)
+	env.write("config/entra", jwtConfig("entra", map[string]interface{}{"private_key": pemKey, "certificate": testkit.SelfSigned(t, rsaKey, "app")}))
 	refused("rotate-key/entra", map[string]interface{}{"step": "publish"}, "certificate: the current key has one")
-	nextKey, nextPEM := rsaPEM(t, 2048, false)
-	refused("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": selfSigned(t, rsaKey, "old")}, "certificate: is not the certificate of private_key")
-	env.write("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": selfSigned(t, nextKey, "next")})
+	nextKey, nextPEM := testkit.RSAKeyPEM(t, 2048, false)
+	refused("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": testkit.SelfSigned(t, rsaKey, "old")}, "certificate: is not the certificate of private_key")
+	env.write("rotate-key/entra", map[string]interface{}{"step": "publish", "private_key": nextPEM, "certificate": testkit.SelfSigned(t, nextKey, "next")})
 	env.write("rotate-key/entra", map[string]interface{}{"step": "switch"})
 	tok, _ := jwt.ParseSigned(cap.last(t).Get("client_assertion"), []jose.SignatureAlgorithm{jose.RS256})
 	if tok == nil || tok.Headers[0].ExtraHeaders["x5t#S256"] == nil || tok.Headers[0].KeyID != kidOf(nextPEM) {
@@ -363,7 +364,7 @@ func TestRotateKeyAutoWithJWKSFetchingVendor(t *testing.T) {
 // kid twice.
 func TestRotateKeyRefusesCurrentKey(t *testing.T) {
 	env, _, _ := jwtEnv(t)
-	k, pkcs8 := rsaPEM(t, 2048, false)
+	k, pkcs8 := testkit.RSAKeyPEM(t, 2048, false)
 	pkcs1 := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
 	env.write("config/app", jwtConfig("app", map[string]interface{}{"private_key": pkcs8}))
 	kid := kidOf(pkcs8)

@@ -2,14 +2,7 @@ package oauthvendor
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -22,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/sdk/helper/locksutil"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // Tests for a mount with many configs (issue 12): no config waits on
@@ -372,32 +366,12 @@ func TestDeletedConfigsMarkIsDropped(t *testing.T) {
 	}
 }
 
-// caPEM is a new self-signed CA certificate (httptest's servers all share
-// one).
-func caPEM(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
 // TestTransportsSharedByTLSSettings: configs share one transport per
 // distinct CA; a transport nobody uses any more is released; verifying a
 // write releases its transport too.
 func TestTransportsSharedByTLSSettings(t *testing.T) {
 	env := newFakeEnv(t)
-	ca1, ca2 := caPEM(t), caPEM(t)
+	ca1, ca2 := testkit.CAPEM(t), testkit.CAPEM(t)
 	for i := range 60 {
 		cfg := fakeVendorConfig(fmt.Sprintf("c-%d", i), "s")
 		switch i % 3 {

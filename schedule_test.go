@@ -2,11 +2,7 @@ package oauthvendor
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/vault/sdk/helper/consts"
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // The randomized schedule test: one backend (and a read-only standby over
@@ -567,7 +564,7 @@ func (w *world) credentialConfig(name string) map[string]interface{} {
 		// (API.md), and the first grant makes the vendor fetch the JWKS.
 		cfg["verify"] = false
 		if w.version[name] > 1 {
-			cfg["private_key"] = newECKeyPEM(w.t)
+			_, cfg["private_key"] = testkit.ECKeyPEM(w.t, elliptic.P256(), false)
 		} else {
 			cfg["key_type"] = "ec"
 		}
@@ -583,18 +580,6 @@ func (w *world) credentialConfig(name string) map[string]interface{} {
 		w.mu.Unlock()
 	}
 	return cfg
-}
-
-func newECKeyPEM(t *testing.T) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
 
 // writeCredential writes the whole config with a new credential: a create

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // verifiedWrite writes a config the way an operator does: verify is the
@@ -186,12 +187,12 @@ func TestSecretsFollowTheirHost(t *testing.T) {
 // change of endpoint, and takes the secrets again (issue 17.2).
 func TestSecretsFollowTheirTLSTrust(t *testing.T) {
 	env := newTestEnv(t)
-	caKey, _ := rsaPEM(t, 2048, false)
-	otherCAKey, _ := rsaPEM(t, 2048, false)
-	clientKey, clientKeyPEM := rsaPEM(t, 2048, false)
-	otherClientKey, otherClientKeyPEM := rsaPEM(t, 2048, false)
-	ca, otherCA := selfSigned(t, caKey, "ca"), selfSigned(t, otherCAKey, "attacker ca")
-	cert, otherCert := selfSigned(t, clientKey, "client"), selfSigned(t, otherClientKey, "client")
+	caKey, _ := testkit.RSAKeyPEM(t, 2048, false)
+	otherCAKey, _ := testkit.RSAKeyPEM(t, 2048, false)
+	clientKey, clientKeyPEM := testkit.RSAKeyPEM(t, 2048, false)
+	otherClientKey, otherClientKeyPEM := testkit.RSAKeyPEM(t, 2048, false)
+	ca, otherCA := testkit.SelfSigned(t, caKey, "ca"), testkit.SelfSigned(t, otherCAKey, "attacker ca")
+	cert, otherCert := testkit.SelfSigned(t, clientKey, "client"), testkit.SelfSigned(t, otherClientKey, "client")
 	env.write("config/x", map[string]interface{}{
 		"token_url": "https://127.0.0.1/x/token", "client_id": "c", "client_secret": "s-VALUE-1",
 		"secret_params": map[string]interface{}{"partner": "p-VALUE-2"},
@@ -243,10 +244,10 @@ func TestSecretsFollowTheirTLSTrust(t *testing.T) {
 // be replayed at the vendor. The key must be given again, like a secret.
 func TestAssertionKeyFollowsTLSTrust(t *testing.T) {
 	env := newTestEnv(t)
-	caKey, _ := rsaPEM(t, 2048, false)
-	otherCAKey, _ := rsaPEM(t, 2048, false)
-	_, signingPEM := rsaPEM(t, 2048, false)
-	ca, otherCA := selfSigned(t, caKey, "ca"), selfSigned(t, otherCAKey, "attacker ca")
+	caKey, _ := testkit.RSAKeyPEM(t, 2048, false)
+	otherCAKey, _ := testkit.RSAKeyPEM(t, 2048, false)
+	_, signingPEM := testkit.RSAKeyPEM(t, 2048, false)
+	ca, otherCA := testkit.SelfSigned(t, caKey, "ca"), testkit.SelfSigned(t, otherCAKey, "attacker ca")
 	env.write("config/x", map[string]interface{}{
 		"token_url": "https://127.0.0.1/x/token", "client_id": "c", "client_auth": "private_key_jwt",
 		"private_key": signingPEM, "ca_cert": ca, "verify": false,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // stallingIdP serves OIDC metadata and a token endpoint; either can be
@@ -151,7 +152,7 @@ func TestGivenTokenURLNeedsNoDiscovery(t *testing.T) {
 func TestWriteLimitEndsRotateKeyGrant(t *testing.T) {
 	env := budgetEnv(t, 400*time.Millisecond)
 	srv := newStallingIdP(t, false, true, false)
-	_, keyPEM := rsaPEM(t, 2048, false)
+	_, keyPEM := testkit.RSAKeyPEM(t, 2048, false)
 	env.write("config/x", map[string]interface{}{"token_url": srv.URL + "/token", "client_id": "c", "client_auth": "private_key_jwt",
 		"private_key": keyPEM, "timeout": "2s", "verify": false})
 	kid := env.read("config/x").Data["kid"]

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -14,27 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
-
-// secretPart is in every hostile token below: no error may show it.
-const secretPart = "SECRETPART0123456789"
-
-// answerBody is a token answer with the given members, JSON-encoded so that
-// control characters travel as JSON escapes, as a real vendor would send them.
-func answerBody(t *testing.T, members map[string]interface{}) []byte {
-	t.Helper()
-	body, err := json.Marshal(members)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
-
-func jwtWithRawExp(raw string) string {
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
-		enc([]byte(`{"sub":"c","exp":`+raw+`}`)) + "." + enc([]byte(secretPart))
-}
 
 func TestParseTokenResponseRefusesHostileText(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -44,29 +24,29 @@ func TestParseTokenResponseRefusesHostileText(t *testing.T) {
 		tokenType interface{}
 		want      []string
 	}{
-		{"LF in token", secretPart + "\n", "Bearer", []string{`"access_token"`, "control character (U+000A)", "RFC 6749 A.12"}},
-		{"header injection in token", secretPart + "\r\nX-Evil: 1", "Bearer", []string{`"access_token"`, "control character (U+000D)"}},
-		{"NUL in token", secretPart + "\x00", "Bearer", []string{"control character (U+0000)"}},
-		{"tab in token", "\t" + secretPart, "Bearer", []string{"control character (U+0009) at byte 0"}},
-		{"DEL in token", secretPart + "\x7f", "Bearer", []string{"control character (U+007F)"}},
-		{"C1 control in token", secretPart + "\u0085", "Bearer", []string{"control character (U+0085)"}},
-		{"line separator in token", secretPart + "\u2028", "Bearer", []string{"line-separator character (U+2028)"}},
-		{"bidi override in token", "\u202e" + secretPart, "Bearer", []string{"format or line-separator character (U+202E)"}},
-		{"zero-width space in token", secretPart + "\u200b", "Bearer", []string{"(U+200B)"}},
-		{"non-ASCII token", secretPart + "é", "Bearer", []string{"non-ASCII character (U+00E9)"}},
-		{"token too long", strings.Repeat("a", maxAccessTokenBytes) + secretPart, "Bearer",
-			[]string{`"access_token"`, fmt.Sprintf("%d bytes", maxAccessTokenBytes+len(secretPart)), fmt.Sprintf("more than the %d bytes", maxAccessTokenBytes)}},
-		{"LF in token_type", secretPart, "Bearer\n", []string{`"token_type"`, "control character (U+000A)", "RFC 6749 A.13"}},
-		{"header injection in token_type", secretPart, "Bearer\r\nX-Evil: " + secretPart, []string{`"token_type"`, "control character (U+000D) at byte 6"}},
-		{"line separator in token_type", secretPart, "Bearer\u2028", []string{`"token_type"`, "(U+2028)"}},
-		{"space inside token_type", secretPart, "Bearer " + secretPart, []string{`"token_type"`, "the character U+0020"}},
-		{"number token_type", secretPart, 1, []string{`"token_type" is a number, not a string`}},
-		{"object token_type", secretPart, map[string]interface{}{"v": secretPart}, []string{`"token_type" is a object`}},
-		{"token_type too long", secretPart, strings.Repeat("B", maxTokenTypeBytes) + secretPart, []string{`"token_type"`, "bytes of a token type"}},
+		{"LF in token", testkit.SecretPart + "\n", "Bearer", []string{`"access_token"`, "control character (U+000A)", "RFC 6749 A.12"}},
+		{"header injection in token", testkit.SecretPart + "\r\nX-Evil: 1", "Bearer", []string{`"access_token"`, "control character (U+000D)"}},
+		{"NUL in token", testkit.SecretPart + "\x00", "Bearer", []string{"control character (U+0000)"}},
+		{"tab in token", "\t" + testkit.SecretPart, "Bearer", []string{"control character (U+0009) at byte 0"}},
+		{"DEL in token", testkit.SecretPart + "\x7f", "Bearer", []string{"control character (U+007F)"}},
+		{"C1 control in token", testkit.SecretPart + "\u0085", "Bearer", []string{"control character (U+0085)"}},
+		{"line separator in token", testkit.SecretPart + "\u2028", "Bearer", []string{"line-separator character (U+2028)"}},
+		{"bidi override in token", "\u202e" + testkit.SecretPart, "Bearer", []string{"format or line-separator character (U+202E)"}},
+		{"zero-width space in token", testkit.SecretPart + "\u200b", "Bearer", []string{"(U+200B)"}},
+		{"non-ASCII token", testkit.SecretPart + "é", "Bearer", []string{"non-ASCII character (U+00E9)"}},
+		{"token too long", strings.Repeat("a", maxAccessTokenBytes) + testkit.SecretPart, "Bearer",
+			[]string{`"access_token"`, fmt.Sprintf("%d bytes", maxAccessTokenBytes+len(testkit.SecretPart)), fmt.Sprintf("more than the %d bytes", maxAccessTokenBytes)}},
+		{"LF in token_type", testkit.SecretPart, "Bearer\n", []string{`"token_type"`, "control character (U+000A)", "RFC 6749 A.13"}},
+		{"header injection in token_type", testkit.SecretPart, "Bearer\r\nX-Evil: " + testkit.SecretPart, []string{`"token_type"`, "control character (U+000D) at byte 6"}},
+		{"line separator in token_type", testkit.SecretPart, "Bearer\u2028", []string{`"token_type"`, "(U+2028)"}},
+		{"space inside token_type", testkit.SecretPart, "Bearer " + testkit.SecretPart, []string{`"token_type"`, "the character U+0020"}},
+		{"number token_type", testkit.SecretPart, 1, []string{`"token_type" is a number, not a string`}},
+		{"object token_type", testkit.SecretPart, map[string]interface{}{"v": testkit.SecretPart}, []string{`"token_type" is a object`}},
+		{"token_type too long", testkit.SecretPart, strings.Repeat("B", maxTokenTypeBytes) + testkit.SecretPart, []string{`"token_type"`, "bytes of a token type"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			body := answerBody(t, map[string]interface{}{"access_token": c.token, "token_type": c.tokenType, "expires_in": 3600})
+			body := testkit.AnswerBody(t, map[string]interface{}{"access_token": c.token, "token_type": c.tokenType, "expires_in": 3600})
 			got, err := ParseTokenResponse(body, Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
 			if err == nil {
 				t.Fatalf("accepted %+v", got)
@@ -76,7 +56,7 @@ func TestParseTokenResponseRefusesHostileText(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
-			if strings.Contains(err.Error(), secretPart) {
+			if strings.Contains(err.Error(), testkit.SecretPart) {
 				t.Errorf("error quotes the answer: %q", err)
 			}
 		})
@@ -106,7 +86,7 @@ func TestParseTokenResponseAcceptsPrintableText(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			body := answerBody(t, map[string]interface{}{"access_token": c.token, "token_type": c.tokenType})
+			body := testkit.AnswerBody(t, map[string]interface{}{"access_token": c.token, "token_type": c.tokenType})
 			got, err := ParseTokenResponse(body, Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
 			if err != nil {
 				t.Fatal(err)
@@ -145,15 +125,15 @@ func TestParseTokenResponseLifetime(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tok := "opaque-" + secretPart
+			tok := "opaque-" + testkit.SecretPart
 			if c.exp != "" {
-				tok = jwtWithRawExp(c.exp)
+				tok = testkit.JWTWithRawExp(c.exp, testkit.SecretPart)
 			}
 			members := map[string]interface{}{"access_token": tok}
 			if c.expiresIn != nil {
 				members["expires_in"] = c.expiresIn
 			}
-			got, err := ParseTokenResponse(answerBody(t, members), Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
+			got, err := ParseTokenResponse(testkit.AnswerBody(t, members), Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,15 +170,15 @@ func TestParseTokenResponseRefusesBadExp(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			members := map[string]interface{}{"access_token": jwtWithRawExp(c.exp)}
+			members := map[string]interface{}{"access_token": testkit.JWTWithRawExp(c.exp, testkit.SecretPart)}
 			if c.expiresIn != nil {
 				members["expires_in"] = c.expiresIn
 			}
-			got, err := ParseTokenResponse(answerBody(t, members), Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
+			got, err := ParseTokenResponse(testkit.AnswerBody(t, members), Fields{Token: "access_token", ExpiresIn: "expires_in", TokenType: "token_type"}, now)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %+v, err = %v, want %q", got, err, c.want)
 			}
-			if strings.Contains(err.Error(), secretPart) {
+			if strings.Contains(err.Error(), testkit.SecretPart) {
 				t.Fatalf("error quotes the token: %q", err)
 			}
 		})

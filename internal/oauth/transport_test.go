@@ -1,17 +1,12 @@
 package oauth
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"github.com/hashicorp/go-retryablehttp"
-	"math/big"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 	"strings"
 	"testing"
-	"time"
 )
 
 // standaloneClient is a config's client over a transport of its own, for
@@ -27,7 +22,7 @@ func standaloneClient(cfg *Config) (*retryablehttp.Client, error) {
 // TestSharedTransportKeepsItsGuards: the shared transport keeps every
 // protection of the per-config one, and caps idle connections per host.
 func TestSharedTransportKeepsItsGuards(t *testing.T) {
-	ca := caPEM(t)
+	ca := testkit.CAPEM(t)
 	tr, err := newTransport(&Config{CACert: ca})
 	if err != nil {
 		t.Fatal(err)
@@ -47,26 +42,6 @@ func TestSharedTransportKeepsItsGuards(t *testing.T) {
 	if _, _, err := NewPool().acquire(&Config{CACert: "not a pem"}); err == nil || !strings.Contains(err.Error(), "ca_cert") {
 		t.Fatalf("a bad CA: %v", err)
 	}
-}
-
-// caPEM is a new self-signed CA certificate (httptest's servers all share
-// one).
-func caPEM(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // codedStatus is the HTTP status an *Error reports to a gateway's caller.

@@ -3,7 +3,6 @@ package vendorsim
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
 )
 
 // testClientKeys is a client's jwks_uri whose keys the test changes.
@@ -24,10 +24,7 @@ type testClientKeys struct {
 
 func (c *testClientKeys) add(t *testing.T, kid string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := testkit.ECKey(t, elliptic.P256())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.keys[kid] = k
@@ -51,10 +48,7 @@ func (c *testClientKeys) assertion(t *testing.T, kid string, claims jwt.Claims) 
 	k := c.keys[kid]
 	c.mu.Unlock()
 	if k == nil {
-		var err error
-		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
-			t.Fatal(err)
-		}
+		k = testkit.ECKey(t, elliptic.P256())
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, (&jose.SignerOptions{}).WithHeader("kid", kid))
 	if err != nil {
