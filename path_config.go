@@ -213,56 +213,6 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 	}
 }
 
-// afterConfigWrite replaces what the write invalidated: the cached token
-// when the request changed (by the verified one, if any), the back-off (an
-// operator's write is a reason to try again at once) and the in-memory
-// entry.
-func (b *backend) afterConfigWrite(ctx context.Context, s logical.Storage, name string, changed bool, verified *cachedToken, st *grantStatus) error {
-	defer b.forgetLocked(name)
-	cacheErr, tokenErr := b.replaceToken(ctx, s, name, changed, verified)
-	dirty := st.resetBackoff()
-	switch {
-	case cacheErr != nil:
-		// Like a read's grant whose token cannot be stored: a failure.
-		st.refused(b.now(), transient(fmt.Errorf("vendor config %q: the verified token could not be cached: %w", name, cacheErr)))
-		dirty = true
-	case verified != nil:
-		st.succeeded(b.now(), verified)
-		dirty = true
-	}
-	if changed && (verified == nil || cacheErr != nil) && !st.TokenExpiresAt.IsZero() {
-		st.holds(nil) // the old token was dropped (status lists no token)
-		dirty = true
-	}
-	// The back-off ends even when dropping the old token failed: the new
-	// config must not inherit the old one's wait.
-	if dirty {
-		if err := storeStatus(ctx, s, name, st); err != nil && tokenErr == nil {
-			tokenErr = err
-		}
-	}
-	return tokenErr
-}
-
-// replaceToken: a verified token becomes the cached one, so the first read
-// after the write asks nobody; one that cannot be stored (cacheErr) is
-// dropped with the old one, and the next read mints.
-func (b *backend) replaceToken(ctx context.Context, s logical.Storage, name string, changed bool, verified *cachedToken) (cacheErr, err error) {
-	if verified != nil {
-		if cacheErr = storeToken(ctx, s, name, verified); cacheErr == nil {
-			return nil, nil
-		}
-		b.Logger().Warn("could not cache the verified token", "config", name, "error", cacheErr)
-	}
-	if !changed {
-		return cacheErr, nil
-	}
-	if err := s.Delete(ctx, tokenPrefix+name); err != nil {
-		return cacheErr, fmt.Errorf("dropping cached token of %q: %w", name, err)
-	}
-	return cacheErr, nil
-}
-
 // requestChanged: any credential or request field differs. Only the
 // fields that shape what readers get, not what the vendor is asked,
 // keep the cached token.
