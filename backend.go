@@ -30,7 +30,7 @@ type backend struct {
 	locks   *nameLocks
 
 	// transports are the vendor connection pools, one per TLS setting,
-	// shared by the configs (transport.go).
+	// shared by the configs (internal/oauth/transport.go).
 	transports *oauth.Pool
 
 	mu      sync.RWMutex

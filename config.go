@@ -74,7 +74,7 @@ type vendorConfig struct {
 	CACert         string            `json:"ca_cert,omitempty"`
 	APIKeyInCreds  *bool             `json:"api_key_in_creds,omitempty"`
 
-	// Client authentication beyond shared secrets (clientauth.go,
+	// Client authentication beyond shared secrets (internal/oauth/clientauth.go,
 	// signingkey.go, discovery.go).
 	Issuer            string `json:"issuer,omitempty"`
 	PrivateKey        string `json:"private_key,omitempty"`

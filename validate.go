@@ -217,7 +217,7 @@ func validateEndpoint(field, raw string) error {
 	}
 	// A literal IP the dial guard would refuse fails here, at write, not at
 	// every grant; a name is judged at dial time only, on what it resolves
-	// to then (dialguard.go).
+	// to then (internal/oauth/dialguard.go).
 	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
 		if class := oauth.RefusedClass(ip); class != "" {
 			return fieldErr(field, "host %s is %s; the plugin never sends credentials there", quote(ip.String()), class)
