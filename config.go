@@ -15,6 +15,7 @@ const (
 	grantClientCredentials = oauth.GrantClientCredentials
 	grantPassword          = oauth.GrantPassword
 	grantLogin             = oauth.GrantLogin
+	grantJWTBearer         = oauth.GrantJWTBearer
 
 	bodyForm = oauth.BodyForm
 	bodyJSON = oauth.BodyJSON
@@ -85,6 +86,12 @@ type vendorConfig struct {
 	TLSClientCert     string `json:"tls_client_cert,omitempty"`
 	TLSClientKey      string `json:"tls_client_key,omitempty"`
 
+	// The jwt_bearer grant's assertion (RFC 7523 2.1), signed with the
+	// key above: its sub, lifetime and extra claims.
+	Subject         string            `json:"subject,omitempty"`
+	AssertionTTL    time.Duration     `json:"assertion_ttl,omitempty"`
+	AssertionClaims map[string]string `json:"assertion_claims,omitempty"`
+
 	// Not API fields (no schema entry, so never applied from a request nor
 	// shown on read): the key a rotate-key publishes before it signs, and
 	// whether token_url came from the issuer's discovery document.
@@ -125,18 +132,33 @@ func (c *vendorConfig) effective() *vendorConfig {
 		eff.TokenURL = p.completeTokenURL(eff.TokenURL)
 	}
 	overlay(&eff, &globalDefaults)
+	if eff.SigningAlg == "" && eff.signsWithKey() {
+		eff.SigningAlg = oauth.DefaultSigningAlg(authPrivateKeyJWT, eff.KeyType)
+	}
 	if eff.SigningAlg == "" {
 		eff.SigningAlg = oauth.DefaultSigningAlg(eff.ClientAuth, eff.KeyType)
 	}
 	if eff.AssertionAudience == "" && eff.signsAssertions() {
 		eff.AssertionAudience = eff.TokenURL // RFC 7523 3: the token endpoint identifies the server
 	}
+	if eff.AssertionTTL == 0 && eff.GrantType == grantJWTBearer {
+		eff.AssertionTTL = oauth.DefaultAssertionTTL
+	}
 	return &eff
 }
 
-// signsAssertions: client_auth sends a client assertion (RFC 7523 2.2).
+// signsAssertions: the request carries an assertion, a client assertion
+// (RFC 7523 2.2) or the jwt_bearer grant's (2.1).
 func (c *vendorConfig) signsAssertions() bool {
-	return c.ClientAuth == authPrivateKeyJWT || c.ClientAuth == authClientSecretJWT
+	return c.ClientAuth == authPrivateKeyJWT || c.ClientAuth == authClientSecretJWT || c.GrantType == grantJWTBearer
+}
+
+// signsWithKey: the config signs with its own private key (private_key_jwt's
+// client assertion, or the jwt_bearer grant's assertion), so it has the key
+// machinery: a generated or written key, jwks/<name> and rotate-key. c is
+// an effective config.
+func (c *vendorConfig) signsWithKey() bool {
+	return c.ClientAuth == authPrivateKeyJWT || c.GrantType == grantJWTBearer
 }
 
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }

@@ -35,7 +35,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
 		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
-		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, or login (plain JSON {username, password}).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin}},
+		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}) or jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer}},
 		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
 		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2) or tls_client_auth (RFC 8705 2).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient}},
 		"client_id":          str("OAuth client ID."),
@@ -61,10 +61,13 @@ func configFields() map[string]*framework.FieldSchema {
 		"ca_cert":            str("Extra trusted CA (PEM) for the token endpoint."),
 		"api_key_in_creds":   boolean("Also return api_key from creds/<name>.", false),
 		"issuer":             str("OAuth/OIDC issuer URL: at write, token_url (when not given) and the supported client authentication methods are discovered from /.well-known/openid-configuration, else /.well-known/oauth-authorization-server (RFC 8414)."),
-		"private_key":        secret("Signing key for private_key_jwt (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Omitted: the plugin generates one (key_type) that never leaves Vault."),
+		"private_key":        secret("Signing key for private_key_jwt and jwt_bearer (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC). Omitted: the plugin generates one (key_type) that never leaves Vault."),
 		"key_type":           {Type: framework.TypeString, Description: "For a generated key: rsa (2048 bit, default) or ec (P-256).", AllowedValues: []interface{}{keyRSA, keyEC}},
 		"signing_alg":        {Type: framework.TypeString, Description: "Assertion signature: RS256 (default for RSA), PS256, ES256 (EC P-256); HS256 for client_secret_jwt.", AllowedValues: []interface{}{algRS256, algPS256, algES256, algHS256}},
-		"assertion_audience": str("The client assertion's aud (default: the token URL)."),
+		"assertion_audience": str("The assertion's aud, client assertion or jwt_bearer's (default: the token URL)."),
+		"subject":            str("jwt_bearer: the assertion's sub, the user the token acts for (Salesforce's username, a Google Workspace user); default none."),
+		"assertion_ttl":      dur("jwt_bearer: the assertion's lifetime, exp - iat (default 5m, at most 1h)."),
+		"assertion_claims":   {Type: framework.TypeKVPairs, Description: "jwt_bearer: extra claims, key=value (Box's box_sub_type); not iss, sub, aud, iat, exp, jti or nbf. Readable: never put credentials here."},
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),
 		"tls_client_key":     secret("Private key (PEM) of tls_client_cert."),
@@ -188,7 +191,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 			out[name] = f
 		}
 	}
-	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "RFC 7638 thumbprint of the private_key_jwt signing key."}
+	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "RFC 7638 thumbprint of the signing key (private_key_jwt, jwt_bearer)."}
 	out["next_kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "Thumbprint of the key rotate-key published to sign next."}
 	return out
 }

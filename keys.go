@@ -11,17 +11,18 @@ import (
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
-// The private_key_jwt key lifecycle: generated at the first write that
-// asks for private_key_jwt without a key, published (with the next key
+// The signing key lifecycle of private_key_jwt and jwt_bearer configs
+// (signsWithKey): generated at the first write that asks for either
+// without a key, published (with the next key
 // while a rotation is pending) at jwks/<name>, switched by rotate-key.
 // Keys live in the config record, which is seal-wrapped; no path returns
 // more than their public halves.
 
-// ensureSigningKey generates the key of a private_key_jwt config that has
-// none, and records the type of a written one. generated: the vendor
+// ensureSigningKey generates the key of a config that signs with one
+// (private_key_jwt, jwt_bearer) and has none, and records the type of a written one. generated: the vendor
 // cannot know this key yet, so the write is not verified.
 func ensureSigningKey(cfg, eff *vendorConfig) (generated bool, err error) {
-	if eff.ClientAuth != authPrivateKeyJWT {
+	if !eff.signsWithKey() {
 		return false, nil
 	}
 	if cfg.PrivateKey != "" {
@@ -111,11 +112,11 @@ func checkNextKey(raw *vendorConfig) error {
 	return nil
 }
 
-// publicJWKS is the JWKS of a private_key_jwt config: the signing key and,
+// publicJWKS is the JWKS of a config that signs with its key: the signing key and,
 // while a rotation is pending, the next one. Public members only: go-jose
 // marshals a public key's n, e or crv, x, y and nothing else.
 func publicJWKS(raw *vendorConfig) ([]byte, error) {
-	if raw.effective().ClientAuth != authPrivateKeyJWT || raw.PrivateKey == "" {
+	if !raw.effective().signsWithKey() || raw.PrivateKey == "" {
 		return nil, errNoJWKS
 	}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
@@ -133,7 +134,7 @@ func publicJWKS(raw *vendorConfig) ([]byte, error) {
 	return json.Marshal(set)
 }
 
-var errNoJWKS = errors.New("no private_key_jwt key")
+var errNoJWKS = errors.New("no signing key (private_key_jwt or jwt_bearer)")
 
 // publicJWKOf is the JWK of pk, whose key k the caller has parsed.
 func publicJWKOf(raw *vendorConfig, k *oauth.SigningKey, pk publishedKey) (jose.JSONWebKey, error) {

@@ -292,7 +292,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	}
 	eff := cfg.effective()
 	data := readableFields(eff)
-	if eff.ClientAuth == authPrivateKeyJWT {
+	if eff.signsWithKey() {
 		if kid := kidOf(cfg.PrivateKey); kid != "" {
 			data["kid"] = kid
 		}

@@ -77,8 +77,8 @@ func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		return nil, err
 	}
-	if eff := old.effective(); eff.ClientAuth != authPrivateKeyJWT || old.PrivateKey == "" {
-		return logical.ErrorResponse(fmt.Sprintf("config %q uses client_auth %s; only private_key_jwt has a signing key to rotate", name, eff.ClientAuth)), nil
+	if eff := old.effective(); !eff.signsWithKey() || old.PrivateKey == "" {
+		return logical.ErrorResponse(fmt.Sprintf("config %q uses client_auth %s; only private_key_jwt and grant_type jwt_bearer have a signing key to rotate", name, eff.ClientAuth)), nil
 	}
 	cfg := *old
 	r := &keyRotation{ctx: ctx, b: b, s: req.Storage, name: name, cfg: &cfg, d: d, budget: budget}

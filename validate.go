@@ -119,7 +119,7 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateSizes(raw) },
 		func() error { return validateTokenURL(eff.TokenURL) },
 		func() error {
-			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin)
+			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer)
 		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
 		func() error {
@@ -263,6 +263,7 @@ func validateCredentials(c *vendorConfig) error {
 		grantPassword:          {"client_id", "username", "password"},
 		grantLogin:             {"username", "password"},
 		grantClientCredentials: {"client_id"},
+		grantJWTBearer:         {"client_id"}, // the assertion's iss
 	}[c.GrantType]
 	switch {
 	case c.GrantType == grantLogin:

@@ -20,6 +20,7 @@ func validateClientAuth(raw, eff *vendorConfig) error {
 		func() error { return validatePEMSizes(eff) },
 		func() error { return oneOf("key_type", eff.KeyType, keyRSA, keyEC) },
 		func() error { return validateAuthGrant(raw, eff) },
+		func() error { return validateJWTBearer(eff) },
 		func() error { return validateSigning(raw, eff) },
 		func() error { return validateMTLS(eff) },
 		func() error { return validateAudience(eff.AssertionAudience) },
@@ -62,9 +63,10 @@ func validateSigning(raw, eff *vendorConfig) error {
 			return err
 		}
 	}
-	switch eff.ClientAuth {
-	case authPrivateKeyJWT:
+	if eff.signsWithKey() {
 		return validateSigningKey(raw, eff)
+	}
+	switch eff.ClientAuth {
 	case authClientSecretJWT:
 		if eff.SigningAlg != algHS256 {
 			return fieldErr("signing_alg", "%s does not fit client_auth client_secret_jwt, which signs with HS256", quote(eff.SigningAlg))
@@ -184,4 +186,58 @@ func validateIssuer(issuer string) error {
 		return fieldErr("issuer", "must not have a query (RFC 8414 2)")
 	}
 	return validateEndpoint("issuer", issuer)
+}
+
+// validateJWTBearer: the jwt_bearer grant's assertion (RFC 7523 2.1, 3).
+// Its client authenticates with a shared secret or a certificate, or not
+// at all; never with a second signed assertion. The assertion's fields
+// are checked whatever the grant, so that a stored value stays valid.
+func validateJWTBearer(eff *vendorConfig) error {
+	if eff.GrantType == grantJWTBearer {
+		switch eff.ClientAuth {
+		case authPrivateKeyJWT, authClientSecretJWT:
+			return fieldErr("client_auth", "%s signs a client assertion beside the grant's; grant_type jwt_bearer takes body, basic (with client_secret) or tls_client_auth", eff.ClientAuth)
+		case authBasic:
+			if eff.ClientSecret == "" {
+				return fieldErr("client_secret", "required for grant_type jwt_bearer with client_auth basic (without one, use client_auth body: no client credentials are sent)")
+			}
+		}
+	}
+	if eff.AssertionTTL < 0 {
+		return fieldErr("assertion_ttl", "must not be negative")
+	}
+	if eff.AssertionTTL > oauth.MaxAssertionTTL {
+		return fieldErr("assertion_ttl", "must not exceed %s (RFC 7523 3: an assertion is short-lived; Google refuses more than an hour)", oauth.MaxAssertionTTL)
+	}
+	if len(eff.Subject) > maxStringLen {
+		return fieldErr("subject", "longer than %d bytes", maxStringLen)
+	}
+	if hasCTL(eff.Subject) {
+		return fieldErr("subject", "has a control character")
+	}
+	return validateAssertionClaims(eff.AssertionClaims)
+}
+
+// validateAssertionClaims: extra claims may not replace the registered
+// ones the plugin sets (RFC 7519 4.1). Names are not quoted unless they
+// are one of those: like params, a mis-pasted pair may carry a value in
+// its name.
+func validateAssertionClaims(claims map[string]string) error {
+	if len(claims) > maxPairs {
+		return fieldErr("assertion_claims", "more than %d claims", maxPairs)
+	}
+	for name, value := range claims {
+		for _, r := range oauth.ReservedClaims {
+			if name == r {
+				return fieldErr("assertion_claims", "%s is set by the plugin (from client_id, subject, assertion_audience, assertion_ttl); it cannot be given as an extra claim", quote(name))
+			}
+		}
+		if !paramNameRe.MatchString(name) {
+			return fieldErr("assertion_claims", "a name of %d bytes is not a valid claim name (letters, digits and ._~-[], at most 256 bytes); give each claim as name=value", len(name))
+		}
+		if len(value) > maxStringLen || hasCTL(value) {
+			return fieldErr("assertion_claims", "value of %s is longer than %d bytes or has a control character", quote(name), maxStringLen)
+		}
+	}
+	return nil
 }

@@ -109,7 +109,8 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		CACert: eff.CACert, TLSClientCert: eff.TLSClientCert, TLSClientKey: eff.TLSClientKey,
 		PrivateKey: eff.PrivateKey, Certificate: eff.Certificate, SigningAlg: eff.SigningAlg,
 		AssertionAudience: eff.AssertionAudience,
-		Servable:          servableToken,
+		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: eff.AssertionClaims,
+		Servable: servableToken,
 	}
 	if eff.NextPrivateKey != "" {
 		oc.OtherKeys = []string{eff.NextPrivateKey}

@@ -106,7 +106,7 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 // cannot be given again: such a config changes its TLS trust with a key of
 // the operator's, or is written anew.
 func signsForThisHost(old *vendorConfig, field string) bool {
-	return (field == "ca_cert" || field == "tls_client_cert") && old.effective().ClientAuth == authPrivateKeyJWT && old.PrivateKey != ""
+	return (field == "ca_cert" || field == "tls_client_cert") && old.effective().signsWithKey() && old.PrivateKey != ""
 }
 
 // endpointChange names the field of a write that changes where, or over
@@ -165,7 +165,7 @@ func apiKeyStaysUnread(old, cur *vendorConfig, d *framework.FieldData) error {
 // is the token URL itself.
 func audienceFollowsHost(cur *vendorConfig, d *framework.FieldData) error {
 	eff := cur.effective()
-	if eff.ClientAuth != authPrivateKeyJWT || cur.AssertionAudience == "" {
+	if !eff.signsWithKey() || cur.AssertionAudience == "" {
 		return nil
 	}
 	if _, ok := d.GetOk("private_key"); ok {

@@ -19,22 +19,43 @@ const JWTBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bear
 // behind ours.
 const assertionLifetime = 2 * time.Minute
 
-// assertionSigner makes the client assertions of one config version
-// (private_key_jwt, client_secret_jwt). Built once at connect: parsing the
-// key and building the signer is not per request.
+// The jwt_bearer grant's assertion lifetime: the default, and the most a
+// config may ask (Google refuses an exp more than an hour after iat).
+const (
+	DefaultAssertionTTL = 5 * time.Minute
+	MaxAssertionTTL     = time.Hour
+)
+
+// ReservedClaims are the registered claims (RFC 7519 4.1) an assertion's
+// own fields set: assertion_claims may not replace them.
+var ReservedClaims = []string{"iss", "sub", "aud", "iat", "exp", "jti", "nbf"}
+
+// assertionSigner makes the assertions of one config version: the client
+// assertions of private_key_jwt and client_secret_jwt, or the jwt_bearer
+// grant's. Built once at connect: parsing the key and building the signer
+// is not per request.
 type assertionSigner struct {
 	signer   jose.Signer
-	clientID string
+	issuer   string
+	subject  string // "" leaves sub out
 	audience string
+	ttl      time.Duration
+	extra    map[string]interface{}
 }
 
-// newAssertionSigner is nil for the client_auth methods that send no
-// assertion.
-func newAssertionSigner(cfg *Config, auth clientAuth) (*assertionSigner, error) {
-	if auth.key == nil {
+// newAssertionSigner is nil for the configs that send no assertion. A
+// signing grant (jwt_bearer) signs with the config's private key, as
+// private_key_jwt does; NewClient refuses a client_auth that would sign a
+// second one.
+func newAssertionSigner(cfg *Config, g grant, auth clientAuth) (*assertionSigner, error) {
+	keyOf := auth.key
+	if g.signs {
+		keyOf = assertionKeyPrivate
+	}
+	if keyOf == nil {
 		return nil, nil
 	}
-	key, opts, err := auth.key(cfg, (&jose.SignerOptions{}).WithType("JWT"))
+	key, opts, err := keyOf(cfg, (&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +63,28 @@ func newAssertionSigner(cfg *Config, auth clientAuth) (*assertionSigner, error) 
 	if err != nil {
 		return nil, fmt.Errorf("signing_alg %s: %w", cfg.SigningAlg, err)
 	}
-	return &assertionSigner{signer: signer, clientID: cfg.ClientID, audience: cfg.AssertionAudience}, nil
+	a := &assertionSigner{signer: signer, issuer: cfg.ClientID, audience: cfg.AssertionAudience}
+	if !g.signs {
+		// RFC 7523 3: a client assertion's sub is the client itself.
+		a.subject, a.ttl = cfg.ClientID, assertionLifetime
+		return a, nil
+	}
+	a.subject, a.ttl = cfg.Subject, cfg.AssertionTTL
+	if a.ttl <= 0 {
+		a.ttl = DefaultAssertionTTL
+	}
+	for _, name := range ReservedClaims {
+		if _, ok := cfg.AssertionClaims[name]; ok {
+			return nil, fmt.Errorf("assertion_claims: %s is set by the plugin", Quote(name))
+		}
+	}
+	if len(cfg.AssertionClaims) > 0 {
+		a.extra = make(map[string]interface{}, len(cfg.AssertionClaims))
+		for k, v := range cfg.AssertionClaims {
+			a.extra[k] = v
+		}
+	}
+	return a, nil
 }
 
 // assertionKeyPrivate: private_key_jwt signs with the config's private key,
@@ -70,23 +112,29 @@ func assertionKeySecret(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey,
 	return jose.SigningKey{Algorithm: jose.HS256, Key: []byte(cfg.ClientSecret)}, opts, nil
 }
 
-// sign makes one assertion (RFC 7523 3): iss = sub = client_id, the
-// server's aud, a jti never used before (servers refuse a replay), iat and
-// a short exp.
+// sign makes one assertion (RFC 7523 3): iss = client_id, sub (the client
+// itself for a client assertion, the subject for a grant), the server's
+// aud, a jti never used before (servers refuse a replay), iat and a short
+// exp, then the grant's extra claims (the caller refuses extra claims that
+// would replace these).
 func (a *assertionSigner) sign(now time.Time) (string, error) {
 	jti := make([]byte, 18)
 	if _, err := rand.Read(jti); err != nil {
 		return "", err
 	}
 	claims := jwt.Claims{
-		Issuer:   a.clientID,
-		Subject:  a.clientID,
+		Issuer:   a.issuer,
+		Subject:  a.subject,
 		Audience: jwt.Audience{a.audience}, // one audience marshals as a string, as Okta requires
 		ID:       base64.RawURLEncoding.EncodeToString(jti),
 		IssuedAt: jwt.NewNumericDate(now),
-		Expiry:   jwt.NewNumericDate(now.Add(assertionLifetime)),
+		Expiry:   jwt.NewNumericDate(now.Add(a.ttl)),
 	}
-	return jwt.Signed(a.signer).Claims(claims).Serialize()
+	b := jwt.Signed(a.signer)
+	if a.extra != nil {
+		b = b.Claims(a.extra)
+	}
+	return b.Claims(claims).Serialize()
 }
 
 // assertionSecrets are what of an assertion the redactor must cut out: the

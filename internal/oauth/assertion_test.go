@@ -12,7 +12,7 @@ func TestRetrySignsAFreshAssertion(t *testing.T) {
 	cfg := &Config{TokenURL: "http://127.0.0.1/t", ClientID: "c", ClientAuth: AuthClientSecretJWT, ClientSecret: strings.Repeat("k", 32),
 		SigningAlg: AlgHS256, AssertionAudience: "http://127.0.0.1/t"}
 	auth := clientAuths[AuthClientSecretJWT]
-	signer, err := newAssertionSigner(cfg, auth)
+	signer, err := newAssertionSigner(cfg, clientCredentialsGrant, auth)
 	if err != nil {
 		t.Fatal(err)
 	}

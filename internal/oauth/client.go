@@ -44,18 +44,22 @@ type Hooks struct {
 // NewClient prepares cfg to run over a transport of pool. The error names
 // the field at fault (ca_cert, private_key, ...).
 func NewClient(cfg *Config, pool *Pool) (*Client, error) {
-	if _, err := grantOf(cfg); err != nil {
+	g, err := grantOf(cfg)
+	if err != nil {
 		return nil, err
 	}
 	auth, err := clientAuthOf(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if g.signs && auth.key != nil {
+		return nil, fmt.Errorf("client_auth: %s signs a second assertion; grant_type %s authenticates the client with body, basic or tls_client_auth", cfg.ClientAuth, cfg.GrantType)
+	}
 	tr, release, err := pool.acquire(cfg)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := newAssertionSigner(cfg, auth)
+	signer, err := newAssertionSigner(cfg, g, auth)
 	if err != nil {
 		release()
 		return nil, err

@@ -38,8 +38,14 @@ type Config struct {
 	// handshake (tls_client_auth, or mTLS beside any other client_auth).
 	CACert, TLSClientCert, TLSClientKey string
 
-	// Client assertions (private_key_jwt, client_secret_jwt).
+	// Client assertions (private_key_jwt, client_secret_jwt) and the
+	// jwt_bearer grant's assertion.
 	PrivateKey, Certificate, SigningAlg, AssertionAudience string
+	// The jwt_bearer assertion's sub (none when empty), lifetime (exp -
+	// iat; DefaultAssertionTTL when zero) and extra claims.
+	Subject         string
+	AssertionTTL    time.Duration
+	AssertionClaims map[string]string
 
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).

@@ -10,21 +10,40 @@ const (
 	// GrantLogin is a plain JSON {username, password} login with no OAuth
 	// fields at all: AlertSite's POST /access-tokens (vendor page 002).
 	GrantLogin = "login"
+	// GrantJWTBearer is RFC 7523 2.1's JWT bearer authorization grant;
+	// JWTBearerGrantType is the grant_type it sends.
+	GrantJWTBearer     = "jwt_bearer"
+	JWTBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 )
 
 // grant is how one grant type builds its token request.
 type grant struct {
-	// fields puts the grant's own parameters in the body.
-	fields func(f map[string]string, c *Config)
+	// fields puts the grant's own parameters in the body; assertion is
+	// this attempt's grant assertion when the grant signs one.
+	fields func(f map[string]string, c *Config, assertion string)
 	// authenticates: the request carries client authentication
 	// (clientAuths); a plain login has no client.
 	authenticates bool
+	// secretOnly: the client authenticates only when it has a
+	// client_secret (RFC 7523 2.1 makes it optional); without one the body
+	// carries no client credentials at all.
+	secretOnly bool
+	// signs: the grant itself is an assertion signed with the config's
+	// private key (assertionKeyPrivate), made afresh per attempt.
+	signs bool
+}
+
+// clientAuthenticates: whether c's request carries its client
+// authentication's body fields.
+func (g grant) clientAuthenticates(c *Config) bool {
+	return g.authenticates && (!g.secretOnly || c.ClientSecret != "")
 }
 
 var grants = map[string]grant{
 	GrantClientCredentials: clientCredentialsGrant,
 	GrantPassword:          passwordGrant,
 	GrantLogin:             loginGrant,
+	GrantJWTBearer:         jwtBearerGrant,
 }
 
 // Grants are the grant types the package knows.

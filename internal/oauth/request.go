@@ -12,8 +12,8 @@ import (
 
 // bodyFields are the token request's parameters: the config's own, then
 // the grant's (grants), the client authentication's (clientAuths) and the
-// scope; assertion is the client assertion of this attempt, if client_auth
-// signs one.
+// scope; assertion is this attempt's assertion, if the grant or client_auth
+// signs one (never both: NewClient refuses that).
 func bodyFields(cfg *Config, g grant, auth clientAuth, assertion string) map[string]string {
 	f := map[string]string{}
 	for _, m := range []map[string]string{cfg.Params, cfg.SecretParams} {
@@ -21,8 +21,8 @@ func bodyFields(cfg *Config, g grant, auth clientAuth, assertion string) map[str
 			f[k] = v
 		}
 	}
-	g.fields(f, cfg)
-	if g.authenticates && auth.fields != nil {
+	g.fields(f, cfg, assertion)
+	if g.clientAuthenticates(cfg) && auth.fields != nil {
 		auth.fields(f, cfg, assertion)
 	}
 	if len(cfg.Scopes) > 0 {
