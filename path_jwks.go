@@ -13,7 +13,8 @@ import (
 
 const jwksPrefix = "jwks/"
 
-// pathJWKS serves a private_key_jwt connection's public keys without a
+// pathJWKS serves the public keys of a connection that signs with its key
+// (private_key_jwt, jwt_bearer) without a
 // Vault token (backend.go lists it as unauthenticated), as Vault's own
 // identity/oidc/.well-known/keys does: a vendor's jwks_uri fetches it.
 func pathJWKS(b *backend) *framework.Path {
@@ -23,12 +24,12 @@ func pathJWKS(b *backend) *framework.Path {
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathJWKSRead,
-				Summary:  "The public JWKS of a private_key_jwt connection; no Vault token needed.",
+				Summary:  "The public JWKS of a private_key_jwt or jwt_bearer connection; no Vault token needed.",
 			},
 		},
-		HelpSynopsis: "Public signing keys of a private_key_jwt connection, as a JWKS for the vendor's jwks_uri.",
+		HelpSynopsis: "Public signing keys of a private_key_jwt or jwt_bearer connection, as a JWKS for the vendor's jwks_uri.",
 		HelpDescription: `Answers {"keys":[...]} as the raw body: the key that signs the client
-assertions and, while rotate-key has published a next key, that one too.
+assertions (or jwt_bearer grants) and, while rotate-key has published a next key, that one too.
 Public members only. Readable without a Vault token.`,
 	}
 }
@@ -39,7 +40,7 @@ func (b *backend) pathJWKSRead(ctx context.Context, req *logical.Request, d *fra
 	if errors.Is(err, errNoJWKS) {
 		// One answer for "no such config" and "not private_key_jwt": an
 		// unauthenticated caller learns nothing of the other configs.
-		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("no JWKS for %q (no private_key_jwt connection of that name)", name))
+		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("no JWKS for %q (no private_key_jwt or jwt_bearer connection of that name)", name))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
