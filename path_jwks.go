@@ -14,8 +14,8 @@ import (
 const jwksPrefix = "jwks/"
 
 // pathJWKS serves the public keys of a connection that signs with its key
-// (private_key_jwt, jwt_bearer) without a
-// Vault token (backend.go lists it as unauthenticated), as Vault's own
+// (private_key_jwt, jwt_bearer) without a Vault token (backend.go lists it
+// as unauthenticated), as Vault's own
 // identity/oidc/.well-known/keys does: a vendor's jwks_uri fetches it.
 func pathJWKS(b *backend) *framework.Path {
 	return &framework.Path{
