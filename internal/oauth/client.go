@@ -44,11 +44,7 @@ type Hooks struct {
 // NewClient prepares cfg to run over a transport of pool. The error names
 // the field at fault (ca_cert, private_key, ...).
 func NewClient(cfg *Config, pool *Pool) (*Client, error) {
-	g, err := grantOf(cfg)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := clientAuthOf(cfg)
+	g, auth, err := rowsOf(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +63,16 @@ func NewClient(cfg *Config, pool *Pool) (*Client, error) {
 	return &Client{tr: tr, release: release, signer: signer}, nil
 }
 
+// rowsOf is cfg's row of the grant table and of the client-auth table.
+func rowsOf(cfg *Config) (grant, clientAuth, error) {
+	g, err := grantOf(cfg)
+	if err != nil {
+		return grant{}, clientAuth{}, err
+	}
+	auth, err := clientAuthOf(cfg)
+	return g, auth, err
+}
+
 // Close gives back the client's share of its transport (idempotent).
 func (c *Client) Close() { c.release() }
 
@@ -79,11 +85,7 @@ func (c *Client) Close() { c.release() }
 // arrives: a vendor's expires_in counts from when it minted, somewhere in
 // between, so a slow answer must shorten the token, never lengthen it.
 func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h Hooks) (*Token, error) {
-	g, err := grantOf(cfg)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := clientAuthOf(cfg)
+	g, auth, err := rowsOf(cfg)
 	if err != nil {
 		return nil, err
 	}
