@@ -91,6 +91,20 @@ type vendorConfig struct {
 	Subject         string            `json:"subject,omitempty"`
 	AssertionTTL    time.Duration     `json:"assertion_ttl,omitempty"`
 	AssertionClaims map[string]string `json:"assertion_claims,omitempty"`
+	// AssertionIssuer is the assertion's iss when not client_id (Google's
+	// client_email); KeyID its header's kid when the vendor assigned the key
+	// an ID (Google's private_key_id, Box's public key ID).
+	AssertionIssuer string `json:"assertion_issuer,omitempty"`
+	KeyID           string `json:"key_id,omitempty"`
+	// CredentialsJSON is write-only: a write's Google service-account key
+	// file fills the fields above, the key and token_url
+	// (credentials_json.go); what is stored is only its digest, so that a
+	// read can say one was given (credentials_json_set) and a new file is a
+	// change. The key itself is private_key from then on.
+	CredentialsJSON string `json:"credentials_json,omitempty"`
+	// RedirectURL is the redirect URI registered with the vendor: DocuSign's
+	// consent URL names it (presets.go's error hints).
+	RedirectURL string `json:"redirect_url,omitempty"`
 
 	// Not API fields (no schema entry, so never applied from a request nor
 	// shown on read): the key a rotate-key publishes before it signs, and
@@ -139,7 +153,9 @@ func (c *vendorConfig) effective() *vendorConfig {
 		eff.SigningAlg = oauth.DefaultSigningAlg(eff.ClientAuth, eff.KeyType)
 	}
 	if eff.AssertionAudience == "" && eff.signsAssertions() {
-		eff.AssertionAudience = eff.TokenURL // RFC 7523 3: the token endpoint identifies the server
+		// RFC 7523 3: the token endpoint identifies the server, unless
+		// the vendor names itself otherwise (Salesforce, DocuSign).
+		eff.AssertionAudience = presets[eff.Preset].audience(eff.TokenURL)
 	}
 	if eff.AssertionTTL == 0 && eff.GrantType == grantJWTBearer {
 		eff.AssertionTTL = oauth.DefaultAssertionTTL

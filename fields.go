@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
@@ -13,7 +14,7 @@ import (
 var writeOnly = map[string]bool{
 	"client_secret": true, "api_key": true, "password": true,
 	"secret_headers": true, "secret_params": true,
-	"private_key": true, "tls_client_key": true,
+	"private_key": true, "tls_client_key": true, "credentials_json": true,
 }
 
 // configFields is the config/<name> schema. Field names equal the json tags
@@ -33,7 +34,7 @@ func configFields() map[string]*framework.FieldSchema {
 	}
 	return map[string]*framework.FieldSchema{
 		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
-		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: alphasense, alertsite, alation, agentsync, or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
+		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: " + strings.Join(presetNames(), ", ") + ", or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
 		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}) or jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer}},
 		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
@@ -68,6 +69,10 @@ func configFields() map[string]*framework.FieldSchema {
 		"subject":            str("jwt_bearer: the assertion's sub, the user the token acts for (Salesforce's username, a Google Workspace user); default none."),
 		"assertion_ttl":      dur("jwt_bearer: the assertion's lifetime, exp - iat (default 5m, at most 1h)."),
 		"assertion_claims":   {Type: framework.TypeKVPairs, Description: "jwt_bearer: extra claims, key=value (Box's box_sub_type); not iss, sub, aud, iat, exp, jti or nbf. Readable: never put credentials here."},
+		"assertion_issuer":   str("jwt_bearer and client assertions: the assertion's iss (default client_id); a Google service account's client_email."),
+		"key_id":             str("The assertion header's kid when the vendor assigned the key an ID (Google's private_key_id, the public key ID Box shows); default the key's RFC 7638 thumbprint. jwks/<name> publishes the key under it. A written private_key or a rotate-key switch drops it unless given again."),
+		"credentials_json":   secret("A Google service-account key file (JSON, type service_account): fills assertion_issuer (client_email), private_key, key_id (private_key_id), client_id and token_url (token_uri) unless given in the same write; only its digest is stored."),
+		"redirect_url":       str("The redirect URI registered with the vendor: the consent URL DocuSign's consent_required error gives names it."),
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),
 		"tls_client_key":     secret("Private key (PEM) of tls_client_cert."),
@@ -191,7 +196,7 @@ func configReadFields() map[string]*framework.FieldSchema {
 			out[name] = f
 		}
 	}
-	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "RFC 7638 thumbprint of the signing key (private_key_jwt, jwt_bearer)."}
+	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "The kid the assertions carry (private_key_jwt, jwt_bearer): key_id when set, else the signing key's RFC 7638 thumbprint."}
 	out["next_kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "Thumbprint of the key rotate-key published to sign next."}
 	return out
 }

@@ -56,6 +56,11 @@ func keyWriteRules(cfg *vendorConfig, d *framework.FieldData) error {
 	if _, ok := d.GetOk("key_type"); !ok {
 		cfg.KeyType = ""
 	}
+	// key_id and a key file named the key being replaced.
+	if _, ok := d.GetOk("key_id"); !ok {
+		cfg.KeyID = ""
+	}
+	cfg.CredentialsJSON = ""
 	return nil
 }
 
@@ -143,6 +148,9 @@ func publicJWKOf(raw *vendorConfig, k *oauth.SigningKey, pk publishedKey) (jose.
 		written = raw.NextSigningAlg
 	}
 	jwk := k.PublicJWK(algOr(written, k.KeyType()))
+	if !pk.next && raw.KeyID != "" {
+		jwk.KeyID = raw.KeyID // the kid the assertions carry
+	}
 	if pk.cert != "" {
 		cert, err := oauth.ParseCertificate(pk.cert, k)
 		if err != nil {
@@ -152,6 +160,15 @@ func publicJWKOf(raw *vendorConfig, k *oauth.SigningKey, pk publishedKey) (jose.
 		jwk.Certificates = append(jwk.Certificates, cert)
 	}
 	return jwk, nil
+}
+
+// signingKid is the kid the config's assertions carry: key_id, else the
+// key's thumbprint.
+func signingKid(raw *vendorConfig) string {
+	if raw.KeyID != "" && raw.PrivateKey != "" {
+		return raw.KeyID
+	}
+	return kidOf(raw.PrivateKey)
 }
 
 // kidOf is the RFC 7638 thumbprint of a stored key, "" when there is none.

@@ -70,6 +70,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := keyWriteRules(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	if err := applyCredentialsJSON(cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	discoveryWarning, err := b.discoverFor(ctx, name, cfg, d, budget)
 	if err != nil {
 		return refusal(err)
@@ -154,9 +157,10 @@ func generatedKeyAnswer(resp *logical.Response, name string, cfg *vendorConfig) 
 	if err != nil {
 		return resp
 	}
-	resp.Data = map[string]interface{}{"kid": k.Kid(), "public_key": k.PublicPEM()}
+	kid := signingKid(cfg)
+	resp.Data = map[string]interface{}{"kid": kid, "public_key": k.PublicPEM()}
 	resp.AddWarning(fmt.Sprintf("generated an %s signing key (kid %s) that never leaves Vault: register jwks/%s as the client's jwks_uri, "+
-		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), k.Kid(), name))
+		"or upload public_key, before the first read; the write was not verified (the vendor does not know the key yet)", strings.ToUpper(cfg.KeyType), kid, name))
 	return resp
 }
 
@@ -293,7 +297,7 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 	eff := cfg.effective()
 	data := readableFields(eff)
 	if eff.signsWithKey() {
-		if kid := kidOf(cfg.PrivateKey); kid != "" {
+		if kid := signingKid(cfg); kid != "" {
 			data["kid"] = kid
 		}
 		if kid := kidOf(cfg.NextPrivateKey); kid != "" {
@@ -355,10 +359,12 @@ const pathConfigHelpSyn = "Configure a vendor connection: where and how to get a
 
 const pathConfigHelpDesc = `
 A vendor connection names a token endpoint, the grant to run and its
-credentials. client_secret, api_key and password are write-only: a read
-shows client_secret_set, api_key_set and password_set instead.
+credentials. client_secret, api_key, password, private_key and
+credentials_json are write-only: a read shows client_secret_set,
+api_key_set, password_set, ... instead.
 
-A preset (alphasense, alertsite, alation, agentsync) fills the defaults
+A preset (alphasense, alertsite, alation, agentsync, google, salesforce,
+docusign, box) fills the defaults
 for that vendor; any field given explicitly wins. Writes are partial:
 fields not given keep their value. Changing a credential or a request
 field drops the cached token; changing only refresh_before, max_ttl,

@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -51,14 +52,40 @@ func pathPresetRead(_ context.Context, _ *logical.Request, d *framework.FieldDat
 			defaults[k] = v
 		}
 	}
-	return &logical.Response{Data: map[string]interface{}{
+	data := map[string]interface{}{
 		"vendor":      p.Vendor,
 		"docs":        p.Docs,
 		"defaults":    defaults,
 		"token_path":  p.TokenPath,
 		"requires":    p.Requires,
 		"known_hosts": p.KnownHosts,
-	}}, nil
+	}
+	if p.Defaults.GrantType == grantJWTBearer {
+		data["assertion"] = presetAssertion(p)
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+// presetAssertion shows how the preset's vendor reads a jwt_bearer
+// assertion: where aud comes from, where the scopes go, the longest
+// assertion it takes, the claims it requires, and the errors it explains.
+func presetAssertion(p preset) map[string]interface{} {
+	aud := map[string]string{audTokenURL: "token_url", audOrigin: "token_url's origin (scheme://host)", audHost: "token_url's host"}[p.Audience]
+	scope := "body"
+	if p.ScopeInAssertion {
+		scope = "assertion scope claim"
+	}
+	hints := map[string]string{}
+	for code, h := range p.ErrorHints {
+		hints[code] = h.Message
+	}
+	return map[string]interface{}{
+		"audience":          aud,
+		"scope":             scope,
+		"max_assertion_ttl": int64(p.maxAssertionTTL() / time.Second),
+		"claim_values":      p.ClaimValues,
+		"error_hints":       hints,
+	}
 }
 
 // isZeroish leaves out the fields a preset does not set.

@@ -62,6 +62,7 @@ func rotateKeyFields() map[string]*framework.FieldSchema {
 		"certificate": {Type: framework.TypeString, Description: "With publish or auto: the certificate (PEM) of the supplied next key (required when the current key has one)."},
 		"signing_alg": {Type: framework.TypeString, Description: "With publish or auto: what the next key signs with (default: the written signing_alg, else the key type's default).", AllowedValues: []interface{}{algRS256, algPS256, algES256}},
 		"verify":      {Type: framework.TypeBool, Description: "Switch only after a grant signed by the new key succeeds (default true).", Default: true},
+		"key_id":      {Type: framework.TypeString, Description: "With switch: the kid the vendor assigned the new key (Box's public key ID, a Google key's ID); omitted, the new key is named by its RFC 7638 thumbprint (the config's key_id named the old key)."},
 	}
 }
 
@@ -120,6 +121,9 @@ func (r *keyRotation) unusedFields(step string) *logical.Response {
 	makesKey := step == stepPublish || (step == stepAuto && r.cfg.NextPrivateKey == "")
 	if f, given := firstGiven(r.d, nextKeyFields...); given && !makesKey {
 		return logical.ErrorResponse(fmt.Sprintf("%s: step=%s does not make a key (one is already published, or the step uses the published one); give it with step=publish", f, step))
+	}
+	if _, given := r.d.GetOk("key_id"); given && step != stepSwitch {
+		return logical.ErrorResponse(fmt.Sprintf("key_id: step=%s does not switch keys; give the ID the vendor assigned the new key with step=switch", step))
 	}
 	if step == stepAuto && !r.d.Get("verify").(bool) {
 		return logical.ErrorResponse("verify: step=auto with verify=false would sign with the new key the moment it is published; use step=publish, then step=switch verify=false")
@@ -204,6 +208,15 @@ func (r *keyRotation) switchKey() (*logical.Response, error) {
 	cfg.NextPrivateKey, cfg.NextCertificate, cfg.NextSigningAlg = "", "", ""
 	if k, err := oauth.ParsePrivateKey(cfg.PrivateKey); err == nil {
 		cfg.KeyType = k.KeyType()
+	}
+	// key_id and a key file named the old key: the new one is the vendor's
+	// new ID, or its thumbprint.
+	cfg.KeyID, cfg.CredentialsJSON = "", ""
+	if id, ok := r.d.GetOk("key_id"); ok {
+		cfg.KeyID = id.(string)
+		if err := validateKeyID(cfg.KeyID); err != nil {
+			return logical.ErrorResponse(err.Error()), nil
+		}
 	}
 	if !r.d.Get("verify").(bool) {
 		// The cached token stays valid and keeps serving (same

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // preset is a vendor's defaults as data: adding a vendor is adding a row.
@@ -25,7 +27,34 @@ type preset struct {
 	// refresh_before warning of a write that minted no token (timing.go,
 	// agentWindowShort).
 	Lifetime time.Duration
+
+	// The jwt_bearer assertion as the vendor reads it (RFC 7523 2.1 leaves
+	// these to the server).
+	//
+	// Audience is the aud the vendor expects when assertion_audience is
+	// not given: the token URL (audTokenURL, RFC 7523 3's default), its
+	// origin (audOrigin) or its bare host (audHost).
+	Audience string
+	// ScopeInAssertion: scopes go in the assertion's scope claim, not in
+	// the body.
+	ScopeInAssertion bool
+	// MaxAssertionTTL, when set, is the vendor's bound on exp - iat,
+	// below the plugin's own (oauth.MaxAssertionTTL).
+	MaxAssertionTTL time.Duration
+	// ClaimValues are assertion_claims the vendor requires, each with the
+	// values it takes.
+	ClaimValues map[string][]string
+	// ErrorHints say what the operator does about an OAuth error code the
+	// vendor answers (error_hints.go).
+	ErrorHints map[string]errorHint
 }
+
+// Where a preset's assertion audience comes from.
+const (
+	audTokenURL = ""
+	audOrigin   = "origin"
+	audHost     = "host"
+)
 
 var presets = map[string]preset{
 	// Vendor page 000: password grant, form body, API key in x-api-key on
@@ -89,6 +118,91 @@ var presets = map[string]preset{
 		KnownHosts: []string{"auth.agentsync.io", "auth.dev.agentsync.io", "auth.test.agentsync.io", "auth.sandbox.agentsync.io"},
 		Lifetime:   time.Hour,
 	},
+	// Google service accounts (developers.google.com/identity/protocols/
+	// oauth2/service-account#httprest): an RS256 assertion, iss the
+	// account's client_email, kid its private_key_id, aud the token URI,
+	// scopes as the assertion's scope claim, sub the Workspace user of a
+	// domain-wide delegation; no client authentication. Google's own
+	// library signs 1 h assertions (golang.org/x/oauth2/jwt), the most
+	// Google takes. credentials_json fills the account's fields.
+	"google": {
+		Vendor: "Google service account",
+		Docs:   "POST https://oauth2.googleapis.com/token, jwt_bearer: RS256, iss client_email, kid private_key_id, scope in the assertion; credentials_json takes the key file; 1 h tokens",
+		Defaults: vendorConfig{
+			TokenURL:     "https://oauth2.googleapis.com/token",
+			GrantType:    grantJWTBearer,
+			SigningAlg:   algRS256,
+			AssertionTTL: time.Hour,
+		},
+		Requires:         []string{"assertion_issuer"},
+		KnownHosts:       []string{"oauth2.googleapis.com"},
+		Lifetime:         time.Hour,
+		ScopeInAssertion: true,
+	},
+	// Salesforce's OAuth 2.0 JWT bearer flow (help.salesforce.com,
+	// remoteaccess_oauth_jwt_flow): iss the connected app's consumer key,
+	// sub the username, aud the login host alone (https://login.salesforce.com,
+	// https://test.salesforce.com for sandboxes, or the My Domain URL),
+	// the certificate uploaded under "Use digital signatures". The answer
+	// has no expires_in: a token lives as long as the org's session
+	// timeout (Setup > Session Settings), which default_ttl must say.
+	"salesforce": {
+		Vendor: "Salesforce",
+		Docs:   "POST https://login.salesforce.com/services/oauth2/token (test.salesforce.com, <domain>.my.salesforce.com), jwt_bearer: iss consumer key, sub username, aud the login origin; no expires_in: set default_ttl to the org's session timeout",
+		Defaults: vendorConfig{
+			TokenURL:  "https://login.salesforce.com/services/oauth2/token",
+			GrantType: grantJWTBearer,
+		},
+		TokenPath:  "/services/oauth2/token",
+		Requires:   []string{"subject"},
+		KnownHosts: []string{"login.salesforce.com", "test.salesforce.com", ".my.salesforce.com"},
+		Audience:   audOrigin,
+	},
+	// DocuSign's JWT grant (developers.docusign.com, "JSON Web Token (JWT)
+	// Grant"): iss the integration key, sub the user ID, aud the bare
+	// account host (account-d.docusign.com for the developer environment),
+	// scope "signature impersonation" as a claim. A user who never
+	// consented gets consent_required; the hint gives the consent URL.
+	"docusign": {
+		Vendor: "DocuSign eSignature",
+		Docs:   "POST https://account.docusign.com/oauth/token (developer: account-d.docusign.com), jwt_bearer: iss integration key, sub user ID, aud the bare host, scope in the assertion; 1 h tokens",
+		Defaults: vendorConfig{
+			TokenURL:  "https://account.docusign.com/oauth/token",
+			GrantType: grantJWTBearer,
+			Scopes:    []string{"signature", "impersonation"},
+		},
+		Requires:         []string{"subject"},
+		KnownHosts:       []string{"account.docusign.com", "account-d.docusign.com"},
+		Lifetime:         time.Hour,
+		Audience:         audHost,
+		ScopeInAssertion: true,
+		ErrorHints: map[string]errorHint{
+			"consent_required": {
+				Message: "DocuSign: the user (subject) has not consented to the integration key; open this URL signed in as that user (or have an administrator grant consent for the organisation), then read again",
+				URL:     "https://{host}/oauth/auth?response_type=code&scope={scopes}&client_id={client_id}&redirect_uri={redirect_url}",
+			},
+		},
+	},
+	// Box's JWT server authentication (developer.box.com, "JWT without
+	// SDK"): iss the client ID, sub the enterprise or user ID with
+	// box_sub_type enterprise|user, aud the token URL, kid the ID Box
+	// gives the uploaded public key, exp at most 60 s after iat, and the
+	// client ID and secret in the body.
+	"box": {
+		Vendor: "Box Platform (JWT)",
+		Docs:   "POST https://api.box.com/oauth2/token, jwt_bearer with client_id and client_secret in the body: sub enterprise or user ID, assertion_claims box_sub_type=enterprise|user, key_id the public key ID; assertions of at most 60 s",
+		Defaults: vendorConfig{
+			TokenURL:     "https://api.box.com/oauth2/token",
+			GrantType:    grantJWTBearer,
+			ClientAuth:   authBody,
+			AssertionTTL: 45 * time.Second,
+		},
+		Requires:        []string{"client_id", "client_secret", "subject"},
+		KnownHosts:      []string{"api.box.com"},
+		Lifetime:        time.Hour,
+		MaxAssertionTTL: 60 * time.Second,
+		ClaimValues:     map[string][]string{"box_sub_type": {"enterprise", "user"}},
+	},
 }
 
 func presetNames() []string {
@@ -117,14 +231,42 @@ func (p preset) completeTokenURL(raw string) string {
 	return u.String()
 }
 
+// knownHost: a KnownHosts entry starting with "." is a domain whose every
+// host is the vendor's (Salesforce's My Domain hosts, <x>.my.salesforce.com).
 func (p preset) knownHost(host string) bool {
 	if len(p.KnownHosts) == 0 || isLoopback(host) {
 		return true
 	}
+	host = strings.ToLower(host)
 	for _, h := range p.KnownHosts {
-		if strings.EqualFold(h, host) {
+		h = strings.ToLower(h)
+		if h == host || (strings.HasPrefix(h, ".") && strings.HasSuffix(host, h)) {
 			return true
 		}
 	}
 	return false
+}
+
+// audience is the assertion's aud when assertion_audience is not given:
+// the token URL, or what of it the preset's vendor expects.
+func (p preset) audience(tokenURL string) string {
+	if p.Audience == audTokenURL {
+		return tokenURL
+	}
+	u, err := url.Parse(tokenURL)
+	if err != nil || u.Host == "" {
+		return tokenURL // validation reports it
+	}
+	if p.Audience == audHost {
+		return u.Host
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// maxAssertionTTL is the longest assertion_ttl the preset's vendor takes.
+func (p preset) maxAssertionTTL() time.Duration {
+	if p.MaxAssertionTTL > 0 {
+		return p.MaxAssertionTTL
+	}
+	return oauth.MaxAssertionTTL
 }

@@ -265,6 +265,9 @@ func validateCredentials(c *vendorConfig) error {
 		grantClientCredentials: {"client_id"},
 		grantJWTBearer:         {"client_id"}, // the assertion's iss
 	}[c.GrantType]
+	if c.GrantType == grantJWTBearer && c.AssertionIssuer != "" && c.ClientSecret == "" {
+		need = nil // iss is assertion_issuer, and no client authenticates
+	}
 	switch {
 	case c.GrantType == grantLogin:
 	case (c.ClientAuth == authBody || c.ClientAuth == authBasic) && c.GrantType != grantClientCredentials:
@@ -276,6 +279,7 @@ func validateCredentials(c *vendorConfig) error {
 		"client_id": c.ClientID, "client_secret": c.ClientSecret, "username": c.Username,
 		"password": c.Password, "api_key": c.APIKey,
 		"tls_client_cert": c.TLSClientCert, "tls_client_key": c.TLSClientKey,
+		"subject": c.Subject, "assertion_issuer": c.AssertionIssuer,
 	}
 	for _, field := range need {
 		if have[field] == "" {

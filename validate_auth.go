@@ -1,7 +1,10 @@
 package oauthvendor
 
 import (
+	"maps"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
@@ -209,13 +212,86 @@ func validateJWTBearer(eff *vendorConfig) error {
 	if eff.AssertionTTL > oauth.MaxAssertionTTL {
 		return fieldErr("assertion_ttl", "must not exceed %s (RFC 7523 3: an assertion is short-lived; Google refuses more than an hour)", oauth.MaxAssertionTTL)
 	}
-	if len(eff.Subject) > maxStringLen {
-		return fieldErr("subject", "longer than %d bytes", maxStringLen)
+	for field, v := range map[string]string{"subject": eff.Subject, "assertion_issuer": eff.AssertionIssuer} {
+		if err := validateClaimText(field, v); err != nil {
+			return err
+		}
 	}
-	if hasCTL(eff.Subject) {
-		return fieldErr("subject", "has a control character")
+	if err := validateKeyID(eff.KeyID); err != nil {
+		return err
 	}
-	return validateAssertionClaims(eff.AssertionClaims)
+	if err := validateRedirectURL(eff.RedirectURL); err != nil {
+		return err
+	}
+	if err := validateAssertionClaims(eff.AssertionClaims); err != nil {
+		return err
+	}
+	return validatePresetAssertion(eff)
+}
+
+// validateClaimText: a readable value that travels as a claim.
+func validateClaimText(field, v string) error {
+	if len(v) > maxStringLen {
+		return fieldErr(field, "longer than %d bytes", maxStringLen)
+	}
+	if hasCTL(v) {
+		return fieldErr(field, "has a control character")
+	}
+	return nil
+}
+
+// validateKeyID: a kid travels in every assertion's header and names the
+// key in jwks/<name>.
+func validateKeyID(kid string) error {
+	if len(kid) > 256 {
+		return fieldErr("key_id", "longer than 256 bytes")
+	}
+	if hasCTL(kid) {
+		return fieldErr("key_id", "has a control character")
+	}
+	return nil
+}
+
+// validateRedirectURL: the redirect URI registered with the vendor, which
+// a consent URL names; an absolute URL when given.
+func validateRedirectURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > maxTokenURL {
+		return fieldErr("redirect_url", "longer than %d bytes", maxTokenURL)
+	}
+	if u, err := url.Parse(raw); err != nil || !u.IsAbs() || u.Host == "" || hasCTL(raw) {
+		return fieldErr("redirect_url", "must be an absolute URL such as https://app.example.com/callback")
+	}
+	return nil
+}
+
+// validatePresetAssertion holds a jwt_bearer config to its preset's
+// vendor: the longest assertion it takes (Box: 60 s), and the claims it
+// requires with their values (Box's box_sub_type).
+func validatePresetAssertion(eff *vendorConfig) error {
+	p, ok := presets[eff.Preset]
+	if !ok || eff.GrantType != grantJWTBearer {
+		return nil
+	}
+	if limit := p.maxAssertionTTL(); eff.AssertionTTL > limit {
+		return fieldErr("assertion_ttl", "must not exceed %s with preset %s (%s refuses a longer assertion)", limit, eff.Preset, p.Vendor)
+	}
+	if _, ok := eff.AssertionClaims["scope"]; ok && p.ScopeInAssertion && len(eff.Scopes) > 0 {
+		return fieldErr("assertion_claims", "%s is set from scopes with preset %s (%s reads the scopes in the assertion)", quote("scope"), eff.Preset, p.Vendor)
+	}
+	for _, claim := range slices.Sorted(maps.Keys(p.ClaimValues)) {
+		allowed := p.ClaimValues[claim]
+		v, ok := eff.AssertionClaims[claim]
+		if !ok {
+			return fieldErr("assertion_claims", "%s=<%s> is required with preset %s", claim, strings.Join(allowed, "|"), eff.Preset)
+		}
+		if !slices.Contains(allowed, v) {
+			return fieldErr("assertion_claims", "%s is %s; %s takes %s", claim, quote(v), p.Vendor, strings.Join(allowed, " or "))
+		}
+	}
+	return nil
 }
 
 // validateAssertionClaims: extra claims may not replace the registered

@@ -70,7 +70,7 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 	oc.UserAgent = c.b.pluginUserAgent(ctx)
 	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
-		return nil, failureOf(err)
+		return nil, failureOf(withHint(c.cfg, err))
 	}
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
 		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation}, nil
@@ -110,7 +110,9 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		PrivateKey: eff.PrivateKey, Certificate: eff.Certificate, SigningAlg: eff.SigningAlg,
 		AssertionAudience: eff.AssertionAudience,
 		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: eff.AssertionClaims,
-		Servable: servableToken,
+		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
+		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
+		Servable:         servableToken,
 	}
 	if eff.NextPrivateKey != "" {
 		oc.OtherKeys = []string{eff.NextPrivateKey}

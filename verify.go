@@ -87,7 +87,7 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 			missing = append(missing, field)
 		}
 	}
-	if _, given := d.GetOk("private_key"); signsForThisHost(old, field) && !given {
+	if signsForThisHost(old, field) && !keyGiven(d) {
 		missing = append(missing, "private_key")
 	}
 	if len(missing) == 0 {
@@ -168,7 +168,7 @@ func audienceFollowsHost(cur *vendorConfig, d *framework.FieldData) error {
 	if !eff.signsWithKey() || cur.AssertionAudience == "" {
 		return nil
 	}
-	if _, ok := d.GetOk("private_key"); ok {
+	if keyGiven(d) {
 		return nil
 	}
 	_, touched := firstGiven(d, "token_url", "issuer", "assertion_audience", "client_auth")

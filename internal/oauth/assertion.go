@@ -64,6 +64,9 @@ func newAssertionSigner(cfg *Config, g grant, auth clientAuth) (*assertionSigner
 		return nil, fmt.Errorf("signing_alg %s: %w", cfg.SigningAlg, err)
 	}
 	a := &assertionSigner{signer: signer, issuer: cfg.ClientID, audience: cfg.AssertionAudience}
+	if cfg.AssertionIssuer != "" {
+		a.issuer = cfg.AssertionIssuer
+	}
 	if !g.signs {
 		// RFC 7523 3: a client assertion's sub is the client itself.
 		a.subject, a.ttl = cfg.ClientID, assertionLifetime
@@ -73,28 +76,53 @@ func newAssertionSigner(cfg *Config, g grant, auth clientAuth) (*assertionSigner
 	if a.ttl <= 0 {
 		a.ttl = DefaultAssertionTTL
 	}
+	extra, err := grantClaims(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.extra = extra
+	return a, nil
+}
+
+// grantClaims are a jwt_bearer assertion's claims beyond the registered
+// ones: assertion_claims, and scope when the vendor reads the scopes there
+// (ScopeInAssertion). nil when there are none.
+func grantClaims(cfg *Config) (map[string]interface{}, error) {
 	for _, name := range ReservedClaims {
 		if _, ok := cfg.AssertionClaims[name]; ok {
 			return nil, fmt.Errorf("assertion_claims: %s is set by the plugin", Quote(name))
 		}
 	}
-	if len(cfg.AssertionClaims) > 0 {
-		a.extra = make(map[string]interface{}, len(cfg.AssertionClaims))
-		for k, v := range cfg.AssertionClaims {
-			a.extra[k] = v
-		}
+	scoped := cfg.ScopeInAssertion && len(cfg.Scopes) > 0
+	if _, ok := cfg.AssertionClaims["scope"]; ok && scoped {
+		return nil, fmt.Errorf("assertion_claims: %s is set from scopes (the vendor reads the scopes in the assertion)", Quote("scope"))
 	}
-	return a, nil
+	if len(cfg.AssertionClaims) == 0 && !scoped {
+		return nil, nil
+	}
+	extra := make(map[string]interface{}, len(cfg.AssertionClaims)+1)
+	for k, v := range cfg.AssertionClaims {
+		extra[k] = v
+	}
+	if scoped {
+		extra["scope"] = strings.Join(cfg.Scopes, " ")
+	}
+	return extra, nil
 }
 
 // assertionKeyPrivate: private_key_jwt signs with the config's private key,
-// named by its RFC 7638 thumbprint.
+// named by KeyID when the vendor assigned the key an ID, else by its RFC
+// 7638 thumbprint (jwks/<name> publishes the same kid).
 func assertionKeyPrivate(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey, *jose.SignerOptions, error) {
 	k, err := ParsePrivateKey(cfg.PrivateKey)
 	if err != nil {
 		return jose.SigningKey{}, nil, fmt.Errorf("private_key: %w", err)
 	}
-	opts = opts.WithHeader("kid", k.kid)
+	kid := k.kid
+	if cfg.KeyID != "" {
+		kid = cfg.KeyID
+	}
+	opts = opts.WithHeader("kid", kid)
 	if cfg.Certificate != "" {
 		cert, err := ParseCertificate(cfg.Certificate, k)
 		if err != nil {
@@ -112,7 +140,8 @@ func assertionKeySecret(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey,
 	return jose.SigningKey{Algorithm: jose.HS256, Key: []byte(cfg.ClientSecret)}, opts, nil
 }
 
-// sign makes one assertion (RFC 7523 3): iss = client_id, sub (the client
+// sign makes one assertion (RFC 7523 3): iss (client_id unless
+// AssertionIssuer), sub (the client
 // itself for a client assertion, the subject for a grant), the server's
 // aud, a jti never used before (servers refuse a replay), iat and a short
 // exp, then the grant's extra claims (the caller refuses extra claims that

@@ -46,6 +46,16 @@ type Config struct {
 	Subject         string
 	AssertionTTL    time.Duration
 	AssertionClaims map[string]string
+	// AssertionIssuer is an assertion's iss when it is not the client_id
+	// (a Google service account's client_email); KeyID its header's kid
+	// when the vendor names the key itself (Google's private_key_id, the
+	// ID Box assigns an uploaded key), else the RFC 7638 thumbprint.
+	AssertionIssuer string
+	KeyID           string
+	// ScopeInAssertion: the jwt_bearer grant's scopes travel as the
+	// assertion's scope claim (space-separated), not in the body: Google's
+	// service-account flow and DocuSign's JWT grant read them there.
+	ScopeInAssertion bool
 
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
