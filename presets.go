@@ -41,6 +41,10 @@ type preset struct {
 	// MaxAssertionTTL, when set, is the vendor's bound on exp - iat,
 	// below the plugin's own (oauth.MaxAssertionTTL).
 	MaxAssertionTTL time.Duration
+	// SubjectAlsoAs names a second claim carrying subject: Google's own
+	// library sends the Workspace user as both sub and prn (sub's old name
+	// in Google's early JWT drafts).
+	SubjectAlsoAs string
 	// ClaimValues are assertion_claims the vendor requires, each with the
 	// values it takes.
 	ClaimValues map[string][]string
@@ -138,6 +142,7 @@ var presets = map[string]preset{
 		KnownHosts:       []string{"oauth2.googleapis.com"},
 		Lifetime:         time.Hour,
 		ScopeInAssertion: true,
+		SubjectAlsoAs:    "prn",
 	},
 	// Salesforce's OAuth 2.0 JWT bearer flow (help.salesforce.com,
 	// remoteaccess_oauth_jwt_flow): iss the connected app's consumer key,
@@ -261,6 +266,20 @@ func (p preset) audience(tokenURL string) string {
 		return u.Host
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// grantClaims are the assertion_claims the grant sends: the config's,
+// and subject again under SubjectAlsoAs.
+func (p preset) grantClaims(eff *vendorConfig) map[string]string {
+	if p.SubjectAlsoAs == "" || eff.Subject == "" {
+		return eff.AssertionClaims
+	}
+	out := make(map[string]string, len(eff.AssertionClaims)+1)
+	for k, v := range eff.AssertionClaims {
+		out[k] = v
+	}
+	out[p.SubjectAlsoAs] = eff.Subject
+	return out
 }
 
 // maxAssertionTTL is the longest assertion_ttl the preset's vendor takes.

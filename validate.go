@@ -281,16 +281,18 @@ func validateCredentials(c *vendorConfig) error {
 		"tls_client_cert": c.TLSClientCert, "tls_client_key": c.TLSClientKey,
 		"subject": c.Subject, "assertion_issuer": c.AssertionIssuer,
 	}
-	for _, field := range need {
-		if have[field] == "" {
-			return fieldErr(field, "required for grant_type %s with client_auth %s%s", c.GrantType, c.ClientAuth, presetSuffix(c.Preset))
-		}
-	}
+	// The preset's own needs first: they say what the vendor calls the
+	// field (Google's assertion_issuer, where client_id would mislead).
 	if p, ok := presets[c.Preset]; ok {
 		for _, field := range p.Requires {
 			if have[field] == "" {
 				return fieldErr(field, "required with preset %s (%s asks for it on every token request)", c.Preset, p.Vendor)
 			}
+		}
+	}
+	for _, field := range need {
+		if have[field] == "" {
+			return fieldErr(field, "required for grant_type %s with client_auth %s%s", c.GrantType, c.ClientAuth, presetSuffix(c.Preset))
 		}
 	}
 	return nil

@@ -281,6 +281,9 @@ func validatePresetAssertion(eff *vendorConfig) error {
 	if _, ok := eff.AssertionClaims["scope"]; ok && p.ScopeInAssertion && len(eff.Scopes) > 0 {
 		return fieldErr("assertion_claims", "%s is set from scopes with preset %s (%s reads the scopes in the assertion)", quote("scope"), eff.Preset, p.Vendor)
 	}
+	if _, ok := eff.AssertionClaims[p.SubjectAlsoAs]; ok && p.SubjectAlsoAs != "" {
+		return fieldErr("assertion_claims", "%s is set from subject with preset %s", quote(p.SubjectAlsoAs), eff.Preset)
+	}
 	for _, claim := range slices.Sorted(maps.Keys(p.ClaimValues)) {
 		allowed := p.ClaimValues[claim]
 		v, ok := eff.AssertionClaims[claim]

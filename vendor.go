@@ -109,7 +109,7 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		CACert: eff.CACert, TLSClientCert: eff.TLSClientCert, TLSClientKey: eff.TLSClientKey,
 		PrivateKey: eff.PrivateKey, Certificate: eff.Certificate, SigningAlg: eff.SigningAlg,
 		AssertionAudience: eff.AssertionAudience,
-		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: eff.AssertionClaims,
+		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
 		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
 		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
 		Servable:         servableToken,
