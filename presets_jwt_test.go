@@ -218,3 +218,66 @@ func TestBoxPresetRefusals(t *testing.T) {
 		t.Fatalf("assertion_ttl %v", got)
 	}
 }
+
+// TestRotateKeySwitchKeyID: key_id named the old key, so a switch drops
+// it, or takes the ID the vendor assigned the new key (Box shows one per
+// uploaded key); only step=switch takes key_id.
+func TestRotateKeySwitchKeyID(t *testing.T) {
+	env := newTestEnv(t)
+	v := installJWTVendor(env, "box")
+	env.write("config/box", map[string]interface{}{
+		"preset": "box", "client_id": "c", "client_secret": "s", "subject": "1", "key_id": "old-id",
+		"assertion_claims": map[string]interface{}{"box_sub_type": "user"},
+	})
+	resp, _ := env.do(logical.UpdateOperation, "rotate-key/box", map[string]interface{}{"step": "publish", "key_id": "new-id"})
+	if resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "key_id: step=publish does not switch keys") {
+		t.Fatalf("key_id with publish: %v", resp)
+	}
+	next := env.write("rotate-key/box", map[string]interface{}{"step": "publish"}).Data["next_kid"].(string)
+	if set, _ := readJWKS(t, env, "box"); strings.Join(kidsOf(set), ",") != "old-id,"+next {
+		t.Fatalf("jwks while the rotation is pending: %v", kidsOf(set))
+	}
+	env.write("rotate-key/box", map[string]interface{}{"step": "switch", "key_id": "new-id", "verify": false})
+	read := env.read("config/box").Data
+	if read["key_id"] != "new-id" || read["kid"] != "new-id" {
+		t.Fatalf("after switch: key_id %v kid %v", read["key_id"], read["kid"])
+	}
+	env.read("creds/box")
+	_, form := v.last()
+	if h, _, err := v.verified(form.Get("assertion")); err != nil || h.KeyID != "new-id" {
+		t.Fatalf("the new key's assertion: %v, kid %q", err, h.KeyID)
+	}
+	// A switch without key_id names the new key by its thumbprint.
+	next = env.write("rotate-key/box", map[string]interface{}{"step": "publish"}).Data["next_kid"].(string)
+	env.write("rotate-key/box", map[string]interface{}{"step": "switch", "verify": false})
+	if read := env.read("config/box").Data; read["key_id"] != "" || read["kid"] != next {
+		t.Fatalf("after a switch without key_id: key_id %v kid %v, want the thumbprint %s", read["key_id"], read["kid"], next)
+	}
+}
+
+// TestJWTPresetsRead: presets/<name> shows a jwt_bearer preset's
+// assertion rules beside its defaults.
+func TestJWTPresetsRead(t *testing.T) {
+	env := newTestEnv(t)
+	ds := env.read("presets/docusign").Data
+	a := ds["assertion"].(map[string]interface{})
+	if a["audience"] != "token_url's host" || a["scope"] != "assertion scope claim" || a["max_assertion_ttl"] != int64(3600) {
+		t.Fatalf("docusign assertion %v", a)
+	}
+	if h := a["error_hints"].(map[string]string); !strings.Contains(h["consent_required"], "consented") {
+		t.Fatalf("docusign hints %v", h)
+	}
+	if d := ds["defaults"].(map[string]interface{}); d["grant_type"] != "jwt_bearer" || strings.Join(d["scopes"].([]string), " ") != "signature impersonation" {
+		t.Fatalf("docusign defaults %v", d)
+	}
+	box := env.read("presets/box").Data["assertion"].(map[string]interface{})
+	if box["max_assertion_ttl"] != int64(60) || strings.Join(box["claim_values"].(map[string][]string)["box_sub_type"], "|") != "enterprise|user" {
+		t.Fatalf("box assertion %v", box)
+	}
+	if sf := env.read("presets/salesforce").Data; sf["assertion"].(map[string]interface{})["audience"] != "token_url's origin (scheme://host)" || sf["token_path"] != "/services/oauth2/token" {
+		t.Fatalf("salesforce %v", sf)
+	}
+	if _, ok := env.read("presets/agentsync").Data["assertion"]; ok {
+		t.Fatal("a client_credentials preset shows assertion rules")
+	}
+}

@@ -117,3 +117,59 @@ func TestJWTBearerRefusals(t *testing.T) {
 		t.Fatalf("reserved claim: %v", err)
 	}
 }
+
+// TestAssertionIssuerAndKeyID: assertion_issuer replaces client_id as iss
+// (a Google service account's client_email) and key_id the thumbprint as
+// the header's kid; client_id still authenticates the client.
+func TestAssertionIssuerAndKeyID(t *testing.T) {
+	cfg := &Config{TokenURL: "https://v.example/t", ClientID: "c", ClientSecret: "s3cr3t", AssertionAudience: "https://v.example/t",
+		AssertionIssuer: "svc@project.iam.gserviceaccount.com", KeyID: "4f1c2b9e"}
+	form, k := jwtBearerBody(t, cfg)
+	tok, err := jwt.ParseSigned(form.Get("assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := tok.Headers[0].KeyID; kid != "4f1c2b9e" {
+		t.Fatalf("kid %q, want key_id", kid)
+	}
+	var std jwt.Claims
+	if err := tok.Claims(k.PublicJWK(AlgES256).Key, &std); err != nil {
+		t.Fatal(err)
+	}
+	if std.Issuer != "svc@project.iam.gserviceaccount.com" || form.Get("client_id") != "c" {
+		t.Fatalf("iss %q, client_id %q", std.Issuer, form.Get("client_id"))
+	}
+}
+
+// TestScopeInAssertion: with ScopeInAssertion the scopes are the
+// assertion's scope claim (space-separated) and the body has none; a
+// scope given in assertion_claims as well is refused.
+func TestScopeInAssertion(t *testing.T) {
+	cfg := &Config{TokenURL: "https://v.example/t", ClientID: "c", AssertionAudience: "https://v.example/t",
+		Scopes: []string{"signature", "impersonation"}, ScopeInAssertion: true, AssertionClaims: map[string]string{"x": "y"}}
+	form, k := jwtBearerBody(t, cfg)
+	if form.Has("scope") {
+		t.Fatalf("scope in the body: %v", form)
+	}
+	tok, _ := jwt.ParseSigned(form.Get("assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	extra := map[string]interface{}{}
+	if err := tok.Claims(k.PublicJWK(AlgES256).Key, &extra); err != nil {
+		t.Fatal(err)
+	}
+	if extra["scope"] != "signature impersonation" || extra["x"] != "y" {
+		t.Fatalf("claims %v", extra)
+	}
+	cfg.AssertionClaims = map[string]string{"scope": "other"}
+	if _, err := NewClient(cfg, NewPool()); err == nil || !strings.Contains(err.Error(), `"scope"`) {
+		t.Fatalf("scope twice: %v", err)
+	}
+	// Without ScopeInAssertion: the body's scope, no claim.
+	cfg.AssertionClaims, cfg.ScopeInAssertion = nil, false
+	form, k = jwtBearerBody(t, cfg)
+	tok, _ = jwt.ParseSigned(form.Get("assertion"), []jose.SignatureAlgorithm{jose.ES256})
+	extra = map[string]interface{}{}
+	_ = tok.Claims(k.PublicJWK(AlgES256).Key, &extra)
+	if form.Get("scope") != "signature impersonation" || extra["scope"] != nil {
+		t.Fatalf("body %v, claims %v", form, extra)
+	}
+}
