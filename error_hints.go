@@ -11,12 +11,13 @@ import (
 // codes, and what the operator does about it: a row of data per vendor
 // quirk (DocuSign's consent_required), not code in the grant path.
 type errorHint struct {
-	// Message says what happened and what to do.
+	// Message says what happened and what to do; {url} in it is URL,
+	// filled.
 	Message string
 	// URL, when set, is a link to open, filled from the config: {host}
 	// (token_url's host), and {client_id}, {scopes}, {redirect_url}, each
-	// query-escaped. A placeholder whose field is empty makes the hint name
-	// that field instead of the link.
+	// query-escaped. A placeholder whose field is empty makes the message
+	// name that field instead of the link.
 	URL string
 }
 
@@ -31,9 +32,11 @@ func hintFields(eff *vendorConfig) map[string]string {
 
 // render is the hint for eff.
 func (h errorHint) render(eff *vendorConfig) string {
-	if h.URL == "" {
-		return h.Message
-	}
+	return strings.ReplaceAll(h.Message, "{url}", h.link(eff))
+}
+
+// link is URL filled from eff, or which field to set to get it.
+func (h errorHint) link(eff *vendorConfig) string {
 	link := h.URL
 	if u, err := url.Parse(eff.TokenURL); err == nil {
 		link = strings.ReplaceAll(link, "{host}", u.Host)
@@ -45,12 +48,12 @@ func (h errorHint) render(eff *vendorConfig) string {
 			continue
 		}
 		if fields[name] == "" {
-			return h.Message + " (set " + name + " in config to get the URL)"
+			return "the URL (set " + name + " in the config to have it here)"
 		}
 		// RFC 3986 query escaping, spaces as %20 (DocuSign's examples).
 		link = strings.ReplaceAll(link, ph, strings.ReplaceAll(url.QueryEscape(fields[name]), "+", "%20"))
 	}
-	return h.Message + ": " + link
+	return link
 }
 
 // withHint adds the preset's hint for the vendor's OAuth error code to

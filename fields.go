@@ -67,7 +67,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"signing_alg":        {Type: framework.TypeString, Description: "Assertion signature: RS256 (default for RSA), PS256, ES256 (EC P-256); HS256 for client_secret_jwt.", AllowedValues: []interface{}{algRS256, algPS256, algES256, algHS256}},
 		"assertion_audience": str("The assertion's aud, client assertion or jwt_bearer's (default: the token URL)."),
 		"subject":            str("jwt_bearer: the assertion's sub, the user the token acts for (Salesforce's username, a Google Workspace user); default none."),
-		"assertion_ttl":      dur("jwt_bearer: the assertion's lifetime, exp - iat (default 5m, at most 1h)."),
+		"assertion_ttl":      dur("jwt_bearer: the assertion's lifetime, exp - iat (default 5m, at most 1h; presets: google 1h, box 45s and at most 60s)."),
 		"assertion_claims":   {Type: framework.TypeKVPairs, Description: "jwt_bearer: extra claims, key=value (Box's box_sub_type); not iss, sub, aud, iat, exp, jti or nbf. Readable: never put credentials here."},
 		"assertion_issuer":   str("jwt_bearer and client assertions: the assertion's iss (default client_id); a Google service account's client_email."),
 		"key_id":             str("The assertion header's kid when the vendor assigned the key an ID (Google's private_key_id, the public key ID Box shows); default the key's RFC 7638 thumbprint. jwks/<name> publishes the key under it. A written private_key or a rotate-key switch drops it unless given again."),

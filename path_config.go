@@ -239,7 +239,7 @@ func configWarnings(eff *vendorConfig) *logical.Response {
 	}
 	resp := &logical.Response{}
 	resp.AddWarning(fmt.Sprintf("token_url host %q is not one of %s's published token hosts (%s)",
-		u.Hostname(), p.Vendor, strings.Join(p.KnownHosts, ", ")))
+		u.Hostname(), p.Vendor, strings.ReplaceAll(" "+strings.Join(p.KnownHosts, ", "), " .", " *.")[1:]))
 	return resp
 }
 

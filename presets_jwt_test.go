@@ -138,7 +138,7 @@ func TestDocuSignConsentRequired(t *testing.T) {
 	env2, cfg2 := docusignConsent(t, nil)
 	env2.write("config/ds", cfg2)
 	_, err = env2.do(logical.ReadOperation, "creds/ds", nil)
-	if codedStatus(err) != 502 || !strings.Contains(err.Error(), "set redirect_url") || strings.Contains(err.Error(), "/oauth/auth?") {
+	if codedStatus(err) != 502 || !strings.Contains(err.Error(), "the URL (set redirect_url in the config") || strings.Contains(err.Error(), "/oauth/auth?") {
 		t.Fatalf("without redirect_url: %v", err)
 	}
 }
