@@ -107,6 +107,9 @@ func applyCredentialsJSON(cfg *vendorConfig, d *framework.FieldData) error {
 	if _, given := d.GetOk("token_url"); !given && sa.TokenURI != "" {
 		cfg.TokenURL, cfg.TokenURLDiscovered = sa.TokenURI, false
 	}
+	if !cfg.effective().signsWithKey() {
+		return fieldErr("credentials_json", "is a signing key: it needs grant_type jwt_bearer (preset google) or client_auth private_key_jwt")
+	}
 	sum := sha256.Sum256([]byte(text))
 	cfg.CredentialsJSON = "sha256:" + hex.EncodeToString(sum[:])
 	return nil

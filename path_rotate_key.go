@@ -315,7 +315,7 @@ func (r *keyRotation) auto() (*logical.Response, error) {
 // answer shows the rotation's state: kids, and for a fresh publish the
 // next key's public half (to upload where the vendor has no jwks_uri).
 func (r *keyRotation) answer(withNextPublic bool) *logical.Response {
-	data := map[string]interface{}{"current_kid": kidOf(r.cfg.PrivateKey)}
+	data := map[string]interface{}{"current_kid": signingKid(r.cfg)}
 	if r.cfg.NextPrivateKey == "" {
 		return &logical.Response{Data: data}
 	}

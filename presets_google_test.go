@@ -250,6 +250,7 @@ func TestGoogleCredentialsJSONRefusals(t *testing.T) {
 		{"bad private_key", with("private_key", "-----BEGIN PRIVATE KEY-----\n"+marker+"\n-----END PRIVATE KEY-----\n"), nil, "credentials_json: member private_key does not parse"},
 		{"empty", "", nil, "credentials_json: is empty"},
 		{"with private_key", fileText(t, good), map[string]interface{}{"private_key": key}, "credentials_json: holds the key: give it or private_key, not both"},
+		{"without a signing grant", fileText(t, good), map[string]interface{}{"preset": "", "token_url": "https://v.example/t", "client_secret": "x"}, "credentials_json: is a signing key: it needs grant_type jwt_bearer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -237,8 +237,11 @@ func TestRotateKeySwitchKeyID(t *testing.T) {
 	if set, _ := readJWKS(t, env, "box"); strings.Join(kidsOf(set), ",") != "old-id,"+next {
 		t.Fatalf("jwks while the rotation is pending: %v", kidsOf(set))
 	}
-	env.write("rotate-key/box", map[string]interface{}{"step": "switch", "key_id": "new-id", "verify": false})
+	sw := env.write("rotate-key/box", map[string]interface{}{"step": "switch", "key_id": "new-id", "verify": false})
 	read := env.read("config/box").Data
+	if sw.Data["current_kid"] != "new-id" {
+		t.Fatalf("switch answered %v", sw.Data)
+	}
 	if read["key_id"] != "new-id" || read["kid"] != "new-id" {
 		t.Fatalf("after switch: key_id %v kid %v", read["key_id"], read["kid"])
 	}
