@@ -217,11 +217,7 @@ func TestJWTBearerRotateKeyAuto(t *testing.T) {
 // the reserved claim).
 func TestJWTBearerValidation(t *testing.T) {
 	base := func(extra map[string]interface{}) map[string]interface{} {
-		cfg := map[string]interface{}{"token_url": "https://vendor.example/token", "grant_type": "jwt_bearer", "client_id": "svc"}
-		for k, v := range extra {
-			cfg[k] = v
-		}
-		return cfg
+		return merged(map[string]interface{}{"token_url": "https://vendor.example/token", "grant_type": "jwt_bearer", "client_id": "svc"}, extra)
 	}
 	cases := []struct {
 		name string

@@ -102,11 +102,7 @@ func docusignConsent(t *testing.T, extra map[string]interface{}) (*testEnv, map[
 	v := installJWTVendor(env, "ds")
 	v.reply = func(*http.Request, url.Values) (int, string) { return 400, `{"error":"consent_required"}` }
 	key := rsaKeyPEM(t)
-	cfg := map[string]interface{}{"preset": "docusign", "client_id": "ik-123", "subject": "user-guid", "private_key": key}
-	for k, val := range extra {
-		cfg[k] = val
-	}
-	return env, cfg
+	return env, merged(map[string]interface{}{"preset": "docusign", "client_id": "ik-123", "subject": "user-guid", "private_key": key}, extra)
 }
 
 // TestDocuSignConsentRequired: consent_required becomes a message with the
@@ -184,12 +180,8 @@ func TestBoxPreset(t *testing.T) {
 // subject.
 func TestBoxPresetRefusals(t *testing.T) {
 	base := func(extra map[string]interface{}) map[string]interface{} {
-		cfg := map[string]interface{}{"preset": "box", "client_id": "c", "client_secret": "s", "subject": "1",
-			"assertion_claims": map[string]interface{}{"box_sub_type": "user"}}
-		for k, v := range extra {
-			cfg[k] = v
-		}
-		return cfg
+		return merged(map[string]interface{}{"preset": "box", "client_id": "c", "client_secret": "s", "subject": "1",
+			"assertion_claims": map[string]interface{}{"box_sub_type": "user"}}, extra)
 	}
 	cases := []struct {
 		name string

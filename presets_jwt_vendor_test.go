@@ -143,3 +143,15 @@ func checkClaims(t *testing.T, claims map[string]interface{}, want map[string]in
 		t.Fatalf("claims %s, want %s", got, exp2)
 	}
 }
+
+// merged is base with extra's fields added or replaced (a new map).
+func merged(base, extra map[string]interface{}) map[string]interface{} {
+	out := make(map[string]interface{}, len(base)+len(extra))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
