@@ -183,7 +183,7 @@ var presets = map[string]preset{
 		ScopeInAssertion: true,
 		ErrorHints: map[string]errorHint{
 			"consent_required": {
-				Message: "DocuSign: the user (subject) has not consented to the integration key: open {url} signed in as that user (or have an administrator grant consent for the organisation), then write rotate/<name>",
+				Message: "DocuSign: the user (subject) has not consented to the integration key: open {url} signed in as that user (or have an administrator grant consent for the organisation)",
 				URL:     "https://{host}/oauth/auth?response_type=code&scope={scopes}&client_id={client_id}&redirect_uri={redirect_url}",
 			},
 		},
