@@ -70,6 +70,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := keyWriteRules(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	keyDropped, err := dropOwnKey(cfg, d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	discoveryWarning, err := b.discoverFor(ctx, name, cfg, d, budget)
 	if err != nil {
 		return refusal(err)
@@ -77,6 +81,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	eff := cfg.effective()
 	if err := validate(cfg, eff); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := b.checkAssertionSource(ctx, req.Storage, eff); err != nil {
+		return refusal(err)
 	}
 	generated, err := ensureSigningKey(cfg, eff)
 	if err != nil {
@@ -123,8 +130,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	resp := configWarnings(eff)
-	if discoveryWarning != "" {
-		resp = withWarning(resp, discoveryWarning)
+	for _, w := range []string{discoveryWarning, keyDropped} {
+		if w != "" {
+			resp = withWarning(resp, w)
+		}
 	}
 	if w := agentWindowWarning(ctx, req.Storage, name, cfg, eff, verified); w != "" {
 		resp = withWarning(resp, w)

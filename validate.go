@@ -265,6 +265,9 @@ func validateCredentials(c *vendorConfig) error {
 		grantClientCredentials: {"client_id"},
 		grantJWTBearer:         {"client_id"}, // the assertion's iss
 	}[c.GrantType]
+	if c.GrantType == grantJWTBearer && c.AssertionSource != sourceKey {
+		need = nil // the assertion's iss is the mount's issuer or Vault's, not client_id
+	}
 	switch {
 	case c.GrantType == grantLogin:
 	case (c.ClientAuth == authBody || c.ClientAuth == authBasic) && c.GrantType != grantClientCredentials:
