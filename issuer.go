@@ -156,8 +156,9 @@ func discoveryDocument(issuer string) map[string]interface{} {
 // storage once.
 func (b *backend) issuerState(ctx context.Context, s logical.Storage) (*issuerState, error) {
 	now := b.now()
-	if st := b.issuer.Load(); st != nil && (st.staleAt.IsZero() || now.Before(st.staleAt)) {
-		return st, nil
+	prev := b.issuer.Load()
+	if prev != nil && (prev.staleAt.IsZero() || now.Before(prev.staleAt)) {
+		return prev, nil
 	}
 	rec, err := loadIssuer(ctx, s)
 	if err != nil || rec == nil {
@@ -167,7 +168,13 @@ func (b *backend) issuerState(ctx context.Context, s logical.Storage) (*issuerSt
 	if err != nil {
 		return nil, err
 	}
-	b.issuer.Store(st)
+	// Only over what was there when the record was read: a write
+	// (storeIssuer) that stored a newer state meanwhile wins.
+	if !b.issuer.CompareAndSwap(prev, st) {
+		if cur := b.issuer.Load(); cur != nil {
+			return cur, nil
+		}
+	}
 	return st, nil
 }
 

@@ -51,7 +51,9 @@ func (s *bodySource) read() (io.Reader, error) {
 // build encodes one body, with a fresh assertion when client_auth signs.
 // Assertions have a fixed length (fixed-size jti, iat and exp of ten
 // digits, a signature the size of the key), so every attempt matches the
-// Content-Length learnt from the first.
+// Content-Length learnt from the first. A supplied one keeps it too unless
+// its source changes between attempts (an issuer key switched from RSA to
+// EC mid-grant): that retry fails and the next grant starts afresh.
 func (s *bodySource) build() ([]byte, error) {
 	assertion, err := s.assertion()
 	if err != nil {
