@@ -103,33 +103,43 @@ func (b *backend) wellKnown(doc func(*issuerState) ([]byte, string)) framework.O
 }
 
 func (b *backend) pathOIDCConfigWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	var before string
+	resp, err := b.updateIssuer(ctx, req.Storage, func(rec *issuerRecord) error {
+		before = rec.Issuer
+		if v, ok := d.GetOk("issuer"); ok {
+			rec.Issuer = normalizeIssuer(v.(string))
+		}
+		if err := validateOwnIssuer(rec.Issuer); err != nil {
+			return err
+		}
+		return firstIssuerKey(rec, d)
+	})
+	if err == nil && !resp.IsError() && before != "" && before != resp.Data["issuer"] {
+		resp.AddWarning(fmt.Sprintf("the issuer changed from %s: relying parties that trust the old URL (Entra federated credentials, workload identity providers, federation policies) refuse this mount's assertions until they are given the new one", before))
+	}
+	return resp, err
+}
+
+// updateIssuer is oidc/config's load-modify-store, serialised: apply
+// changes the stored record (an empty one when none is stored) and
+// refuses with the caller's mistake; the answer shows what was stored.
+func (b *backend) updateIssuer(ctx context.Context, s logical.Storage, apply func(rec *issuerRecord) error) (*logical.Response, error) {
 	b.issuerMu.Lock()
 	defer b.issuerMu.Unlock()
-	rec, err := loadIssuer(ctx, req.Storage)
+	rec, err := loadIssuer(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
 		rec = &issuerRecord{}
 	}
-	before := rec.Issuer
-	if v, ok := d.GetOk("issuer"); ok {
-		rec.Issuer = normalizeIssuer(v.(string))
-	}
-	if err := validateOwnIssuer(rec.Issuer); err != nil {
+	if err := apply(rec); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	if err := firstIssuerKey(rec, d); err != nil {
-		return logical.ErrorResponse(err.Error()), nil
-	}
-	if err := b.storeIssuer(ctx, req.Storage, rec); err != nil {
+	if err := b.storeIssuer(ctx, s, rec); err != nil {
 		return nil, err
 	}
-	resp := oidcConfigAnswer(rec)
-	if before != "" && before != rec.Issuer {
-		resp.AddWarning(fmt.Sprintf("the issuer changed from %s: relying parties that trust the old URL (Entra federated credentials, workload identity providers, federation policies) refuse this mount's assertions until they are given the new one", before))
-	}
-	return resp, nil
+	return oidcConfigAnswer(rec), nil
 }
 
 // firstIssuerKey generates the mount's key at the first write; later

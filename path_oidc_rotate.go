@@ -2,6 +2,7 @@ package oauthvendor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,26 +38,16 @@ unknown kid. step=cancel drops a published next key.`,
 }
 
 func (b *backend) pathOIDCRotateWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
-	b.issuerMu.Lock()
-	defer b.issuerMu.Unlock()
-	rec, err := loadIssuer(ctx, req.Storage)
-	if err != nil {
-		return nil, err
-	}
-	if rec == nil {
-		return logical.ErrorResponse("this mount is not an OIDC issuer yet: write oidc/config issuer=... first"), nil
-	}
-	step := d.Get("step").(string)
-	if _, given := d.GetOk("key_type"); given && step != stepPublish && (step != stepAuto || rec.Next != nil) {
-		return logical.ErrorResponse(fmt.Sprintf("key_type: step=%s makes no key; give it with step=publish", step)), nil
-	}
-	if err := rotateIssuer(rec, step, d, b.now()); err != nil {
-		return logical.ErrorResponse(err.Error()), nil
-	}
-	if err := b.storeIssuer(ctx, req.Storage, rec); err != nil {
-		return nil, err
-	}
-	return oidcConfigAnswer(rec), nil
+	return b.updateIssuer(ctx, req.Storage, func(rec *issuerRecord) error {
+		if rec.Key.PEM == "" {
+			return errors.New("this mount is not an OIDC issuer yet: write oidc/config issuer=... first")
+		}
+		step := d.Get("step").(string)
+		if _, given := d.GetOk("key_type"); given && step != stepPublish && (step != stepAuto || rec.Next != nil) {
+			return fmt.Errorf("key_type: step=%s makes no key; give it with step=publish", step)
+		}
+		return rotateIssuer(rec, step, d, b.now())
+	})
 }
 
 // rotateIssuer applies one step to rec (not stored); an error is the
