@@ -48,13 +48,15 @@ func newFederatedVendor(t *testing.T, issuer string) *federatedVendor {
 	return v
 }
 
-func (v *federatedVendor) providerOnce(ctx context.Context) (*oidc.Provider, error) {
+func (v *federatedVendor) providerOnce() (*oidc.Provider, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.provider != nil {
 		return v.provider, nil
 	}
-	p, err := oidc.NewProvider(ctx, v.issuer)
+	// Not the request's context: go-oidc's key set fetches with the
+	// provider's context later too (a refetch on an unknown kid).
+	p, err := oidc.NewProvider(context.Background(), v.issuer)
 	if err == nil {
 		v.provider = p
 		v.discovered++
@@ -76,7 +78,7 @@ func (v *federatedVendor) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": err.Error()})
 	}
-	p, err := v.providerOnce(r.Context())
+	p, err := v.providerOnce()
 	if err != nil {
 		refuse(fmt.Errorf("discovery: %w", err))
 		return
