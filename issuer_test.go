@@ -521,3 +521,21 @@ func TestVaultIdentityAssertion(t *testing.T) {
 		t.Fatal("the identity token's signature is in the logs")
 	}
 }
+
+// TestIssuerInvalidate: a node that did not make the write (a standby)
+// serves its built documents until Vault invalidates oidc/config, then
+// the active node's new key.
+func TestIssuerInvalidate(t *testing.T) {
+	active := newTestEnv(t)
+	standby := newTestEnvWith(t, active.storage, active.clock)
+	active.write("oidc/config", map[string]interface{}{"issuer": testIssuer})
+	first := kidsOf(issuerKeys(t, standby))
+	active.write("oidc/rotate-key", nil)
+	if got := kidsOf(issuerKeys(t, standby)); len(got) != 1 || got[0] != first[0] {
+		t.Fatalf("standby rebuilt without an invalidation: %v", got)
+	}
+	standby.b.invalidate(context.Background(), oidcConfigKey)
+	if got := kidsOf(issuerKeys(t, standby)); len(got) != 2 || got[0] != first[0] {
+		t.Fatalf("standby after the invalidation: %v, want %s and the published key", got, first[0])
+	}
+}
