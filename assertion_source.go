@@ -37,6 +37,16 @@ const (
 	maxIdentityTokenTTL     = time.Hour
 )
 
+// assertionSourceFields are config/<name>'s fields of this file.
+func assertionSourceFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"assertion_source": {Type: framework.TypeString, Description: "Where private_key_jwt's client assertion or jwt_bearer's assertion comes from: key (default: signed with private_key), issuer (a JWT of the mount's OIDC issuer, oidc/config: iss the issuer URL, sub oauthvendor:<name> unless subject is set; no stored secret) or vault_identity (Vault Enterprise's plugin identity token).",
+			AllowedValues: []interface{}{sourceKey, sourceIssuer, sourceVaultIdentity}},
+		"identity_token_audience": {Type: framework.TypeString, Description: "assertion_source=vault_identity: the plugin identity token's aud (required there)."},
+		"identity_token_ttl":      {Type: framework.TypeDurationSecond, Description: "assertion_source=vault_identity: the plugin identity token's lifetime (default 5m, at most 1h)."},
+	}
+}
+
 // takesAssertion: the token request carries a JWT assertion that an
 // asymmetric key (or a platform) signs: private_key_jwt's or the
 // jwt_bearer grant's. c is an effective config.
