@@ -216,12 +216,29 @@ func (b *backend) identityToken(ctx context.Context, eff *vendorConfig) (string,
 
 // identityTokenError: community Vault answers with
 // pluginidentityutil.ErrPluginWorkloadIdentityUnsupported, which reaches
-// an external plugin as text only (errors.Is does not survive the gRPC
-// hop), so the text is matched; OpenBao has no such call at all.
+// an external plugin as text only, inside the gRPC status ("rpc error:
+// code = Internal desc = failed to generate plugin identity token: plugin
+// workload identity not supported in Vault community edition"): errors.Is
+// does not survive the hop, so the text is matched. OpenBao has no such
+// call at all (Unimplemented).
 func identityTokenError(err error) error {
-	text := strings.ToLower(err.Error())
+	says := vaultSays(err)
+	text := strings.ToLower(says)
 	if strings.Contains(text, "workload identity not supported") || strings.Contains(text, "unimplemented") {
-		return fieldErr("assertion_source", "vault_identity needs Vault Enterprise (plugin identity tokens; this Vault says: %s); on community Vault and OpenBao use assertion_source=issuer", clip(err.Error()))
+		return fieldErr("assertion_source", "vault_identity needs Vault Enterprise (plugin identity tokens; this Vault says: %s); on community Vault and OpenBao use assertion_source=issuer", says)
 	}
-	return fieldErr("assertion_source", "vault_identity: Vault did not mint a plugin identity token: %s", clip(err.Error()))
+	return fieldErr("assertion_source", "vault_identity: Vault did not mint a plugin identity token: %s", says)
+}
+
+// vaultSays is Vault's own message, without the gRPC wrapping, bounded
+// (it is Vault's text, never a credential).
+func vaultSays(err error) string {
+	text := err.Error()
+	if i := strings.LastIndex(text, "desc = "); i >= 0 {
+		text = text[i+len("desc = "):]
+	}
+	if len(text) > 200 {
+		text = text[:200] + "..."
+	}
+	return text
 }
