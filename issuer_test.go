@@ -540,3 +540,30 @@ func TestIssuerInvalidate(t *testing.T) {
 		t.Fatalf("standby after the invalidation: %v, want %s and the published key", got, first[0])
 	}
 }
+
+// TestIssuerAssertionRedacted: an issuer-signed assertion is a credential
+// like a key-signed one: a vendor that echoes the request back shows it in
+// no error, status or log line (an EC key: the whole signature fits the
+// truncated message).
+func TestIssuerAssertionRedacted(t *testing.T) {
+	env := newTestEnv(t)
+	v := newBearerVendor(t, env, "echo")
+	v.echo = true
+	env.write("oidc/config", map[string]interface{}{"issuer": testIssuer, "key_type": "ec"})
+	env.write("config/echo", map[string]interface{}{"token_url": v.URL + "/token", "grant_type": "jwt_bearer", "assertion_source": "issuer"})
+	_, err := env.do(logical.ReadOperation, "creds/echo", nil)
+	if err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("creds against the echoing vendor: %v", err)
+	}
+	assertion := v.form(0).Get("assertion")
+	sig := signatureOf(assertion)
+	if sig == "" || sig == assertion {
+		t.Fatalf("no assertion sent: %v", v.form(0))
+	}
+	status := fmt.Sprint(env.read("status/echo").Data)
+	for what, text := range map[string]string{"error": err.Error(), "status": status, "logs": env.logs.String()} {
+		if strings.Contains(text, sig) {
+			t.Fatalf("the assertion's signature is in the %s", what)
+		}
+	}
+}
