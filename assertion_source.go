@@ -223,8 +223,8 @@ func (b *backend) identityToken(ctx context.Context, eff *vendorConfig) (string,
 // call at all (Unimplemented).
 func identityTokenError(err error) error {
 	says := vaultSays(err)
-	text := strings.ToLower(says)
-	if strings.Contains(text, "workload identity not supported") || strings.Contains(text, "unimplemented") {
+	text := strings.ToLower(err.Error()) // with the gRPC code: "code = Unimplemented"
+	if strings.Contains(text, "workload identity not supported") || strings.Contains(text, "code = unimplemented") {
 		return fieldErr("assertion_source", "vault_identity needs Vault Enterprise (plugin identity tokens; this Vault says: %s); on community Vault and OpenBao use assertion_source=issuer", says)
 	}
 	return fieldErr("assertion_source", "vault_identity: Vault did not mint a plugin identity token: %s", says)

@@ -471,6 +471,8 @@ func TestVaultIdentityCommunity(t *testing.T) {
 		// What community Vault 1.21 answers an external plugin (seen in the e2e suite).
 		"rpc error: code = Internal desc = failed to generate plugin identity token: plugin workload identity not supported in Vault community edition": "needs Vault Enterprise (plugin identity tokens; this Vault says: failed to generate plugin identity token: plugin workload identity not supported in Vault community edition)",
 		"no key named \"default\"": "Vault did not mint a plugin identity token: no key named",
+		// A server without the call (OpenBao): gRPC's Unimplemented.
+		"rpc error: code = Unimplemented desc = unknown method GenerateIdentityToken for service pb.SystemView": "needs Vault Enterprise",
 	} {
 		sys.err = errors.New(text)
 		resp, err := env.do(logical.UpdateOperation, "config/wif", data)
@@ -481,7 +483,7 @@ func TestVaultIdentityCommunity(t *testing.T) {
 			t.Fatal("a refused write was stored")
 		}
 	}
-	if len(sys.asked) != 2 || sys.asked[0].Audience != "api://AzureADTokenExchange" || sys.asked[0].TTL != defaultIdentityTokenTTL {
+	if len(sys.asked) != 3 || sys.asked[0].Audience != "api://AzureADTokenExchange" || sys.asked[0].TTL != defaultIdentityTokenTTL {
 		t.Fatalf("asked %+v", sys.asked)
 	}
 }
