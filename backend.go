@@ -41,6 +41,12 @@ type backend struct {
 	// waits on the name lock a grant holds.
 	jwks sync.Map
 
+	// issuer is the mount's OIDC issuer as served and signed with
+	// (issuer.go), nil until loaded; issuerMu serialises oidc/config's
+	// load-modify-store (config and rotate-key).
+	issuer   atomic.Pointer[issuerState]
+	issuerMu sync.Mutex
+
 	// marksLoaded: this backend has loaded the read marks (readmark.go).
 	marksLoaded atomic.Bool
 
@@ -74,14 +80,15 @@ func newBackend(now func() time.Time) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configPrefix, tokenPrefix},
+			SealWrapStorage: []string{configPrefix, tokenPrefix, oidcPrefix},
 			// Public keys for a vendor's jwks_uri, like Vault's identity
-			// .well-known/keys.
-			Unauthenticated: []string{jwksPrefix + "*"},
+			// .well-known/keys; the mount's own issuer documents.
+			Unauthenticated: []string{jwksPrefix + "*", wellKnownDiscovery, wellKnownKeys},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
 			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathStatusList(b), pathMetrics(b), pathJWKS(b), pathRotateKey(b)},
+			pathOIDC(b),
 			pathPresets(),
 		),
 		Secrets:        []*framework.Secret{secretToken(b)},
@@ -116,6 +123,8 @@ func (b *backend) pluginUserAgent(ctx context.Context) string {
 // (a standby following the active node's writes).
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
+	case key == oidcConfigKey:
+		b.issuer.Store(nil) // the next use reads the active node's record
 	case strings.HasPrefix(key, configPrefix):
 		name := strings.TrimPrefix(key, configPrefix)
 		unlock := b.locks.lock(name)
@@ -135,6 +144,7 @@ func (b *backend) invalidate(_ context.Context, key string) {
 
 func (b *backend) clean(context.Context) {
 	b.jwks.Clear()
+	b.issuer.Store(nil)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name := range b.entries {

@@ -106,6 +106,12 @@ type vendorConfig struct {
 	// consent URL names it (presets.go's error hints).
 	RedirectURL string `json:"redirect_url,omitempty"`
 
+	// Where the assertion comes from (assertion_source.go): the key
+	// above, the mount's issuer, or Vault's plugin identity token.
+	AssertionSource       string        `json:"assertion_source,omitempty"`
+	IdentityTokenAudience string        `json:"identity_token_audience,omitempty"`
+	IdentityTokenTTL      time.Duration `json:"identity_token_ttl,omitempty"`
+
 	// Not API fields (no schema entry, so never applied from a request nor
 	// shown on read): the key a rotate-key publishes before it signs, and
 	// whether token_url came from the issuer's discovery document.
@@ -133,6 +139,9 @@ var globalDefaults = vendorConfig{
 	Timeout:        15 * time.Second,
 	APIKeyInCreds:  boolPtr(false),
 	KeyType:        keyRSA,
+	// The key's own signature: the assertions of every config written
+	// before assertion_source existed.
+	AssertionSource: sourceKey,
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -149,13 +158,17 @@ func (c *vendorConfig) effective() *vendorConfig {
 	if eff.SigningAlg == "" && eff.signsWithKey() {
 		eff.SigningAlg = oauth.DefaultSigningAlg(authPrivateKeyJWT, eff.KeyType)
 	}
-	if eff.SigningAlg == "" {
+	if eff.SigningAlg == "" && (eff.AssertionSource == sourceKey || !eff.takesAssertion()) {
+		// (Another source's JWTs are signed as their signer decides.)
 		eff.SigningAlg = oauth.DefaultSigningAlg(eff.ClientAuth, eff.KeyType)
 	}
 	if eff.AssertionAudience == "" && eff.signsAssertions() {
 		// RFC 7523 3: the token endpoint identifies the server, unless
 		// the vendor names itself otherwise (Salesforce, DocuSign).
 		eff.AssertionAudience = presets[eff.Preset].audience(eff.TokenURL)
+	}
+	if eff.IdentityTokenTTL == 0 && eff.AssertionSource == sourceVaultIdentity {
+		eff.IdentityTokenTTL = defaultIdentityTokenTTL
 	}
 	if eff.AssertionTTL == 0 && eff.GrantType == grantJWTBearer {
 		eff.AssertionTTL = oauth.DefaultAssertionTTL
@@ -170,11 +183,11 @@ func (c *vendorConfig) signsAssertions() bool {
 }
 
 // signsWithKey: the config signs with its own private key (private_key_jwt's
-// client assertion, or the jwt_bearer grant's assertion), so it has the key
-// machinery: a generated or written key, jwks/<name> and rotate-key. c is
-// an effective config.
+// client assertion, or the jwt_bearer grant's assertion; assertion_source
+// key), so it has the key machinery: a generated or written key,
+// jwks/<name> and rotate-key. c is an effective config.
 func (c *vendorConfig) signsWithKey() bool {
-	return c.ClientAuth == authPrivateKeyJWT || c.GrantType == grantJWTBearer
+	return c.takesAssertion() && c.AssertionSource == sourceKey
 }
 
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }

@@ -86,7 +86,7 @@ func (b *backend) entryLocked(ctx context.Context, s logical.Storage, name strin
 	if err != nil || cfg == nil {
 		return nil, err
 	}
-	conn, err := b.connect(ctx, name, cfg)
+	conn, err := b.connect(ctx, s, name, cfg)
 	if err != nil {
 		return nil, err
 	}

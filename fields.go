@@ -32,7 +32,7 @@ func configFields() map[string]*framework.FieldSchema {
 	boolean := func(desc string, def bool) *framework.FieldSchema {
 		return &framework.FieldSchema{Type: framework.TypeBool, Description: desc, Default: def}
 	}
-	return map[string]*framework.FieldSchema{
+	fields := map[string]*framework.FieldSchema{
 		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
 		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: " + strings.Join(presetNames(), ", ") + ", or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
@@ -66,7 +66,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"key_type":           {Type: framework.TypeString, Description: "For a generated key: rsa (2048 bit, default) or ec (P-256).", AllowedValues: []interface{}{keyRSA, keyEC}},
 		"signing_alg":        {Type: framework.TypeString, Description: "Assertion signature: RS256 (default for RSA), PS256, ES256 (EC P-256); HS256 for client_secret_jwt.", AllowedValues: []interface{}{algRS256, algPS256, algES256, algHS256}},
 		"assertion_audience": str("The assertion's aud, client assertion or jwt_bearer's (default: the token URL)."),
-		"subject":            str("jwt_bearer: the assertion's sub, the user the token acts for (Salesforce's username, a Google Workspace user); default none."),
+		"subject":            str("jwt_bearer: the assertion's sub, the user the token acts for (Salesforce's username, a Google Workspace user); default none. With assertion_source=issuer, the sub of either assertion (default oauthvendor:<name>)."),
 		"assertion_ttl":      dur("jwt_bearer: the assertion's lifetime, exp - iat (default 5m, at most 1h; presets: google 1h, box 45s and at most 60s)."),
 		"assertion_claims":   {Type: framework.TypeKVPairs, Description: "jwt_bearer: extra claims, key=value (Box's box_sub_type); not iss, sub, aud, iat, exp, jti or nbf. Readable: never put credentials here."},
 		"assertion_issuer":   str("jwt_bearer and client assertions: the assertion's iss (default client_id); a Google service account's client_email."),
@@ -77,6 +77,10 @@ func configFields() map[string]*framework.FieldSchema {
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),
 		"tls_client_key":     secret("Private key (PEM) of tls_client_cert."),
 	}
+	for name, f := range assertionSourceFields() {
+		fields[name] = f
+	}
+	return fields
 }
 
 func stringsToIfaces(ss []string) []interface{} {

@@ -70,10 +70,17 @@ func newTestEnv(t *testing.T) *testEnv {
 // the same storage is a plugin restart or a new leader.
 func newTestEnvWith(t testing.TB, s logical.Storage, clock *fakeClock) *testEnv {
 	t.Helper()
+	return newTestEnvSys(t, s, clock, func(sys *logical.StaticSystemView) logical.SystemView { return sys })
+}
+
+// newTestEnvSys is newTestEnvWith with the SystemView wrap makes of the
+// static one (a fake of what StaticSystemView does not implement).
+func newTestEnvSys(t testing.TB, s logical.Storage, clock *fakeClock, wrap func(*logical.StaticSystemView) logical.SystemView) *testEnv {
+	t.Helper()
 	conf := logical.TestBackendConfig()
 	conf.StorageView = s
 	sys := &logical.StaticSystemView{DefaultLeaseTTLVal: 768 * time.Hour, MaxLeaseTTLVal: 768 * time.Hour}
-	conf.System = sys
+	conf.System = wrap(sys)
 	// Trace-level plugin logs go to a buffer that leak checks scan.
 	logs := &syncBuffer{}
 	conf.Logger = hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})

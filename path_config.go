@@ -73,6 +73,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := applyCredentialsJSON(cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
+	keyDropped, err := dropOwnKey(cfg, d)
+	if err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
 	discoveryWarning, err := b.discoverFor(ctx, name, cfg, d, budget)
 	if err != nil {
 		return refusal(err)
@@ -80,6 +84,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	eff := cfg.effective()
 	if err := validate(cfg, eff); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := b.checkAssertionSource(ctx, req.Storage, eff); err != nil {
+		return refusal(err)
 	}
 	generated, err := ensureSigningKey(cfg, eff)
 	if err != nil {
@@ -126,8 +133,10 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	resp := configWarnings(eff)
-	if discoveryWarning != "" {
-		resp = withWarning(resp, discoveryWarning)
+	for _, w := range []string{discoveryWarning, keyDropped} {
+		if w != "" {
+			resp = withWarning(resp, w)
+		}
 	}
 	if w := agentWindowWarning(ctx, req.Storage, name, cfg, eff, verified); w != "" {
 		resp = withWarning(resp, w)

@@ -40,7 +40,7 @@ func (b *backend) pathJWKSRead(ctx context.Context, req *logical.Request, d *fra
 	if errors.Is(err, errNoJWKS) {
 		// One answer for "no such config" and "not private_key_jwt": an
 		// unauthenticated caller learns nothing of the other configs.
-		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("no JWKS for %q (no private_key_jwt or jwt_bearer connection of that name)", name))
+		return nil, logical.CodedError(http.StatusNotFound, fmt.Sprintf("no JWKS for %q (no private_key_jwt or jwt_bearer connection of that name with a key of its own; one with assertion_source=issuer is verified against the mount's .well-known/keys)", name))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)

@@ -75,7 +75,7 @@ func TestJWKSSameStorageWorkForEveryName(t *testing.T) {
 			if got := statusOf(resp, err); got != want {
 				t.Fatalf("jwks/%s: HTTP %d (%v), want %d", name, got, err, want)
 			}
-			if err != nil && err.Error() != fmt.Sprintf("no JWKS for %q (no private_key_jwt or jwt_bearer connection of that name)", name) {
+			if err != nil && err.Error() != fmt.Sprintf("no JWKS for %q (no private_key_jwt or jwt_bearer connection of that name with a key of its own; one with assertion_source=issuer is verified against the mount's .well-known/keys)", name) {
 				t.Fatalf("jwks/%s: %q tells the cases apart", name, err)
 			}
 			ops := s.take()

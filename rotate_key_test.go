@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -192,13 +193,14 @@ func TestRotateKeyRefusals(t *testing.T) {
 	}
 }
 
-// TestJWKSUnauthenticated: the backend lists jwks/ as unauthenticated, and
-// nothing else.
+// TestJWKSUnauthenticated: the backend lists jwks/ and the issuer's two
+// documents as unauthenticated, and nothing else.
 func TestJWKSUnauthenticated(t *testing.T) {
 	env := newTestEnv(t)
 	special := env.b.SpecialPaths()
-	if len(special.Unauthenticated) != 1 || special.Unauthenticated[0] != "jwks/*" {
-		t.Fatalf("unauthenticated paths %v", special.Unauthenticated)
+	want := []string{"jwks/*", ".well-known/openid-configuration", ".well-known/keys"}
+	if !reflect.DeepEqual(special.Unauthenticated, want) {
+		t.Fatalf("unauthenticated paths %v, want %v", special.Unauthenticated, want)
 	}
 }
 

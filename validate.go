@@ -265,7 +265,10 @@ func validateCredentials(c *vendorConfig) error {
 		grantClientCredentials: {"client_id"},
 		grantJWTBearer:         {"client_id"}, // the assertion's iss
 	}[c.GrantType]
-	if c.GrantType == grantJWTBearer && c.AssertionIssuer != "" && c.ClientSecret == "" {
+	switch {
+	case c.GrantType == grantJWTBearer && c.AssertionSource != sourceKey:
+		need = nil // the assertion's iss is the mount's issuer or Vault's, not client_id
+	case c.GrantType == grantJWTBearer && c.AssertionIssuer != "" && c.ClientSecret == "":
 		need = nil // iss is assertion_issuer, and no client authenticates
 	}
 	switch {

@@ -24,6 +24,7 @@ func validateClientAuth(raw, eff *vendorConfig) error {
 		func() error { return oneOf("key_type", eff.KeyType, keyRSA, keyEC) },
 		func() error { return validateAuthGrant(raw, eff) },
 		func() error { return validateJWTBearer(eff) },
+		func() error { return validateAssertionSource(eff) },
 		func() error { return validateSigning(raw, eff) },
 		func() error { return validateMTLS(eff) },
 		func() error { return validateAudience(eff.AssertionAudience) },

@@ -40,22 +40,28 @@ type connection struct {
 	cfg    *vendorConfig
 	client *oauth.Client
 	m      *configMetrics
+	// supplier makes the assertions of a config that does not sign with
+	// its own key (assertion_source.go); nil otherwise.
+	supplier oauth.AssertionSupplier
 }
 
 // connect prepares a stored config to run.
-func (b *backend) connect(ctx context.Context, name string, raw *vendorConfig) (*connection, error) {
-	return b.connectCounting(ctx, name, raw, b.metrics.forConfig(name))
+func (b *backend) connect(ctx context.Context, s logical.Storage, name string, raw *vendorConfig) (*connection, error) {
+	return b.connectCounting(ctx, s, name, raw, b.metrics.forConfig(name))
 }
 
 // connectCounting is connect with the grants counted into counts (a config
 // not stored yet counts apart: see unstored).
-func (b *backend) connectCounting(ctx context.Context, name string, raw *vendorConfig, counts *configMetrics) (*connection, error) {
+func (b *backend) connectCounting(ctx context.Context, s logical.Storage, name string, raw *vendorConfig, counts *configMetrics) (*connection, error) {
 	cfg := raw.effective()
-	client, err := oauth.NewClient(oauthConfigOf(name, cfg), b.transports)
+	supplier := b.assertionSupplier(s, name, cfg)
+	oc := oauthConfigOf(name, cfg)
+	oc.AssertionSupplier = supplier
+	client, err := oauth.NewClient(oc, b.transports)
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	return &connection{b: b, name: name, cfg: cfg, client: client, m: counts}, nil
+	return &connection{b: b, name: name, cfg: cfg, client: client, m: counts, supplier: supplier}, nil
 }
 
 func (c *connection) release() { c.client.Close() }
@@ -68,6 +74,7 @@ func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedTo
 	// would hold 10 000 copies of their settings for the rare grant.
 	oc := oauthConfigOf(c.name, c.cfg)
 	oc.UserAgent = c.b.pluginUserAgent(ctx)
+	oc.AssertionSupplier = c.supplier
 	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
 		return nil, failureOf(withHint(c.cfg, err))

@@ -47,7 +47,7 @@ func (b *backend) verifyWrite(ctx context.Context, s logical.Storage, name strin
 // verifyGrant runs the grant of a config not yet stored; a failure is the
 // vendor's refusal, counted in status when the config exists.
 func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name string, cfg *vendorConfig, counts *configMetrics, existed bool, st *grantStatus) (*cachedToken, *grantFailure, error) {
-	conn, err := b.connectCounting(ctx, name, cfg, counts)
+	conn, err := b.connectCounting(ctx, s, name, cfg, counts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,8 +68,7 @@ func newAssertionSigner(cfg *Config, g grant, auth clientAuth) (*assertionSigner
 		a.issuer = cfg.AssertionIssuer
 	}
 	if !g.signs {
-		// RFC 7523 3: a client assertion's sub is the client itself.
-		a.subject, a.ttl = cfg.ClientID, assertionLifetime
+		a.subject, a.ttl = clientAssertionSubject(cfg), assertionLifetime
 		return a, nil
 	}
 	a.subject, a.ttl = cfg.Subject, cfg.AssertionTTL
@@ -110,6 +109,17 @@ func grantClaims(cfg *Config) (map[string]interface{}, error) {
 	return extra, nil
 }
 
+// clientAssertionSubject: RFC 7523 3 makes a client assertion's sub the
+// client itself. A JWT of another issuer (AssertionIssuer) names the
+// workload instead: Entra ID's federated identity credential matches the
+// pair (iss, sub) it was given, not the client_id.
+func clientAssertionSubject(cfg *Config) string {
+	if cfg.AssertionIssuer != "" && cfg.Subject != "" {
+		return cfg.Subject
+	}
+	return cfg.ClientID
+}
+
 // assertionKeyPrivate: private_key_jwt signs with the config's private key,
 // named by KeyID when the vendor assigned the key an ID, else by its RFC
 // 7638 thumbprint (jwks/<name> publishes the same kid).
@@ -134,6 +144,34 @@ func assertionKeyPrivate(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey
 	}
 	return jose.SigningKey{Algorithm: jose.SignatureAlgorithm(cfg.SigningAlg), Key: k.priv}, opts, nil
 }
+
+// Signer makes the assertions a Config describes (its grant's, or its
+// client assertion) with its PrivateKey, outside a Client: a caller that
+// supplies assertions (AssertionSupplier) signs them with it, and keeps
+// one per key version.
+type Signer struct{ a *assertionSigner }
+
+// NewSigner prepares cfg's assertions; an error when cfg sends none.
+func NewSigner(cfg *Config) (*Signer, error) {
+	g, auth, err := rowsOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !g.signs && auth.key == nil {
+		return nil, fmt.Errorf("client_auth %s with grant_type %s sends no assertion", cfg.ClientAuth, cfg.GrantType)
+	}
+	if g.signs && auth.key != nil {
+		return nil, errTwoAssertions(cfg)
+	}
+	a, err := newAssertionSigner(cfg, g, auth)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{a: a}, nil
+}
+
+// Sign makes one assertion, with a fresh jti, issued at now.
+func (s *Signer) Sign(now time.Time) (string, error) { return s.a.sign(now) }
 
 // assertionKeySecret: client_secret_jwt signs with the client secret (HS256).
 func assertionKeySecret(cfg *Config, opts *jose.SignerOptions) (jose.SigningKey, *jose.SignerOptions, error) {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"sync"
 	"time"
@@ -15,6 +16,9 @@ import (
 // attempt, so no assertion is made that is not sent. The assertions sent
 // are remembered for the redactor: an assertion is a credential too.
 type bodySource struct {
+	// ctx is the grant's: a supplier (AssertionSupplier) may ask its
+	// platform for the assertion.
+	ctx    context.Context
 	cfg    *Config
 	grant  grant
 	auth   clientAuth
@@ -47,18 +51,28 @@ func (s *bodySource) read() (io.Reader, error) {
 // build encodes one body, with a fresh assertion when client_auth signs.
 // Assertions have a fixed length (fixed-size jti, iat and exp of ten
 // digits, a signature the size of the key), so every attempt matches the
-// Content-Length learnt from the first.
+// Content-Length learnt from the first. A supplied one keeps it too unless
+// its source changes between attempts (an issuer key switched from RSA to
+// EC mid-grant): that retry fails and the next grant starts afresh.
 func (s *bodySource) build() ([]byte, error) {
-	assertion := ""
-	if s.signer != nil {
-		a, err := s.signer.sign(s.now())
-		if err != nil {
-			return nil, err
-		}
-		assertion = a
+	assertion, err := s.assertion()
+	if err != nil {
+		return nil, err
 	}
 	s.sent = append(s.sent, assertion)
 	return encodeBody(s.cfg, s.grant, s.auth, assertion)
+}
+
+// assertion is this attempt's assertion: supplied (AssertionSupplier),
+// signed by the client's signer, or none.
+func (s *bodySource) assertion() (string, error) {
+	switch {
+	case s.cfg.AssertionSupplier != nil && (s.grant.signs || s.auth.key != nil):
+		return s.cfg.AssertionSupplier(s.ctx, s.now())
+	case s.signer != nil:
+		return s.signer.sign(s.now())
+	}
+	return "", nil
 }
 
 // assertions are the assertions this request sent (or tried to).

@@ -49,18 +49,25 @@ func NewClient(cfg *Config, pool *Pool) (*Client, error) {
 		return nil, err
 	}
 	if g.signs && auth.key != nil {
-		return nil, fmt.Errorf("client_auth: %s signs a second assertion; grant_type %s authenticates the client with body, basic or tls_client_auth", cfg.ClientAuth, cfg.GrantType)
+		return nil, errTwoAssertions(cfg)
 	}
 	tr, release, err := pool.acquire(cfg)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := newAssertionSigner(cfg, g, auth)
+	var signer *assertionSigner
+	if cfg.AssertionSupplier == nil { // else the supplier signs, with its own key
+		signer, err = newAssertionSigner(cfg, g, auth)
+	}
 	if err != nil {
 		release()
 		return nil, err
 	}
 	return &Client{tr: tr, release: release, signer: signer}, nil
+}
+
+func errTwoAssertions(cfg *Config) error {
+	return fmt.Errorf("client_auth: %s signs a second assertion; grant_type %s authenticates the client with body, basic or tls_client_auth", cfg.ClientAuth, cfg.GrantType)
 }
 
 // rowsOf is cfg's row of the grant table and of the client-auth table.
@@ -94,7 +101,7 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 	// Its tables are built only if an error needs them.
 	red := newRedactor(cfg)
 	sentAt := now()
-	src := &bodySource{cfg: cfg, grant: g, auth: auth, signer: c.signer, now: now}
+	src := &bodySource{ctx: ctx, cfg: cfg, grant: g, auth: auth, signer: c.signer, now: now}
 	req, err := newTokenRequest(ctx, cfg, auth, src)
 	if err != nil {
 		return nil, transportError(cfg.Name, err, red)

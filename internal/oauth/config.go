@@ -1,6 +1,9 @@
 package oauth
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Config describes one connection to a token endpoint: where, which grant,
 // how the client authenticates, and how to read the answer. It is plain
@@ -46,16 +49,24 @@ type Config struct {
 	Subject         string
 	AssertionTTL    time.Duration
 	AssertionClaims map[string]string
-	// AssertionIssuer is an assertion's iss when it is not the client_id
-	// (a Google service account's client_email); KeyID its header's kid
-	// when the vendor names the key itself (Google's private_key_id, the
-	// ID Box assigns an uploaded key), else the RFC 7638 thumbprint.
+	// AssertionIssuer is an assertion's iss when it is not the client_id:
+	// a Google service account's client_email, or another issuer's JWT as
+	// Entra ID's federated identity credentials take. With it, a client
+	// assertion's sub is Subject (when set) rather than the client itself.
 	AssertionIssuer string
-	KeyID           string
+	// KeyID is the assertion header's kid when the vendor names the key
+	// itself (Google's private_key_id, the ID Box assigns an uploaded key),
+	// else the key's RFC 7638 thumbprint.
+	KeyID string
 	// ScopeInAssertion: the jwt_bearer grant's scopes travel as the
 	// assertion's scope claim (space-separated), not in the body: Google's
 	// service-account flow and DocuSign's JWT grant read them there.
 	ScopeInAssertion bool
+	// AssertionSupplier, when set, supplies each attempt's assertion (the
+	// client assertion of private_key_jwt, or the jwt_bearer grant's)
+	// instead of a signature with PrivateKey: the caller's own issuer, or
+	// a token its platform mints (Vault's plugin identity token).
+	AssertionSupplier AssertionSupplier
 
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
@@ -68,6 +79,11 @@ type Config struct {
 	// is refused as an unusable answer.
 	Servable func(tok *Token, arrived time.Time) bool
 }
+
+// AssertionSupplier returns a fresh assertion for one attempt of a token
+// request; it is called once per attempt (a retry gets a new one: servers
+// refuse a replayed jti). Its error fails the grant.
+type AssertionSupplier func(ctx context.Context, now time.Time) (string, error)
 
 // Body formats.
 const (
