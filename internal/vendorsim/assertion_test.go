@@ -40,9 +40,9 @@ func (c *testClientKeys) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(set)
 }
 
-// assertion signs claims with the client's key kid (a key the JWKS need
-// not list).
-func (c *testClientKeys) assertion(t *testing.T, kid string, claims jwt.Claims) string {
+// assertion signs claims (jwt.Claims, or a struct embedding them) with
+// the client's key kid (a key the JWKS need not list).
+func (c *testClientKeys) assertion(t *testing.T, kid string, claims any) string {
 	t.Helper()
 	c.mu.Lock()
 	k := c.keys[kid]
