@@ -47,12 +47,11 @@ func TestJWTBearerGeneratedKey(t *testing.T) {
 	if next := accessToken(t, readCreds(t, name)); next == tok || !env.sim.valid(t, vendor, next) {
 		t.Errorf("creds after two rotates: same token %v, valid %v", next == tok, env.sim.valid(t, vendor, next))
 	}
-	after := env.sim.stats(t, vendor)
 	got := env.sim.assertions(t, vendor)
-	if n := after.TokensIssued - before.TokensIssued; n != 3 || got.AcceptedKIDs[kid] != 3 {
-		t.Errorf("the vendor issued %d tokens for %d assertions under kid %s, want 3 and 3", n, got.AcceptedKIDs[kid], kid)
+	if n := got.AcceptedKIDs[kid]; n != 3 {
+		t.Errorf("the vendor accepted %d assertions under kid %s, want 3", n, kid)
 	}
-	if n := after.JWKSFetches - before.JWKSFetches; n != 1 {
+	if n := env.sim.stats(t, vendor).JWKSFetches - before.JWKSFetches; n != 1 {
 		t.Errorf("the vendor fetched jwks/%s %d times, want once (kept after)", name, n)
 	}
 	if n := addAssertionSecrets(t, vendor); n < 3 {
@@ -176,8 +175,8 @@ func TestJWTBearerGoogleKeyFile(t *testing.T) {
 
 // rotate-key step=auto on a jwt_bearer config while four readers loop on
 // creds/<name> and a fifth forces a grant every second: no read or grant
-// fails, the vendor (which refetches jwks/<name> on an unknown kid) accepts
-// assertions under the old kid and then the new one and refuses none, and
+// fails, the vendor (which refetches jwks/<name> on an unknown kid, once)
+// accepts assertions under the old kid and then the new one, and
 // jwks/<name> drops the old kid once the new one signs.
 func TestJWTBearerRotateKeyWhileReading(t *testing.T) {
 	const name = "jwtb-rot"
@@ -213,13 +212,13 @@ func TestJWTBearerRotateKeyWhileReading(t *testing.T) {
 	})
 	r.finish(t)
 
-	after := env.sim.stats(t, vendor)
+	// (A refused assertion would have failed a grant: finish checked.)
 	kids := env.sim.assertions(t, vendor).AcceptedKIDs
 	if kids[old] < 2 || kids[newKid] < 2 {
 		t.Errorf("assertions accepted by kid %v: want at least 2 under the old %s and 2 under the new %s", kids, old, newKid)
 	}
-	if sent, issued := after.TokenRequests-before.TokenRequests, after.TokensIssued-before.TokensIssued; sent != issued {
-		t.Errorf("the vendor refused %d of %d token requests during the rotation", sent-issued, sent)
+	if n := env.sim.stats(t, vendor).JWKSFetches - before.JWKSFetches; n != 2 {
+		t.Errorf("the vendor fetched jwks/%s %d times, want 2 (the first grant, the new kid)", name, n)
 	}
 	if got := onlyKid(t, name); got != newKid {
 		t.Fatalf("jwks/%s after the switch: kid %s, want only the new %s", name, got, newKid)
