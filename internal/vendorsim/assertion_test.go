@@ -22,6 +22,19 @@ type testClientKeys struct {
 	keys map[string]*ecdsa.PrivateKey
 }
 
+// newTestClientKeys serves a client's jwks_uri holding keys under kids,
+// until the test ends; it returns the keys and the URL.
+func newTestClientKeys(t *testing.T, kids ...string) (*testClientKeys, string) {
+	t.Helper()
+	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
+	srv := httptest.NewServer(keys)
+	t.Cleanup(srv.Close)
+	for _, kid := range kids {
+		keys.add(t, kid)
+	}
+	return keys, srv.URL
+}
+
 func (c *testClientKeys) add(t *testing.T, kid string) {
 	t.Helper()
 	k := testkit.ECKey(t, elliptic.P256())
@@ -67,10 +80,7 @@ func (c *testClientKeys) assertion(t *testing.T, kid string, claims any) string 
 // a vendor without a jwks_uri are invalid_client.
 func TestPrivateKeyJWTMode(t *testing.T) {
 	sim, srv, clk := newTestSim(t)
-	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
-	jwks := httptest.NewServer(keys)
-	t.Cleanup(jwks.Close)
-	keys.add(t, "old")
+	keys, jwksURL := newTestClientKeys(t, "old")
 	id := DefaultCredentials(AgentSync).ClientID
 	good := func() jwt.Claims {
 		now := clk.Now()
@@ -95,7 +105,7 @@ func TestPrivateKeyJWTMode(t *testing.T) {
 	}
 
 	expect("no jwks_uri", post("old", good()), 401, "no jwks_uri", 0)
-	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwks.URL})
+	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwksURL})
 	expect("first assertion", post("old", good()), 200, "access_token", 1)
 	expect("known kid", post("old", good()), 200, "access_token", 1)
 	keys.add(t, "new")

@@ -1,9 +1,7 @@
 package vendorsim
 
 import (
-	"crypto/ecdsa"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +23,7 @@ type testBearerClaims struct {
 // optional, checked when given.
 func TestJWTBearerMode(t *testing.T) {
 	sim, srv, clk := newTestSim(t)
-	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
-	jwks := httptest.NewServer(keys)
-	t.Cleanup(jwks.Close)
-	keys.add(t, "k1")
+	keys, jwksURL := newTestClientKeys(t, "k1")
 	const iss, scope = "svc@example.iam.gserviceaccount.com", "https://www.googleapis.com/auth/cloud-platform"
 	jti := 0
 	good := func() testBearerClaims {
@@ -60,7 +55,7 @@ func TestJWTBearerMode(t *testing.T) {
 	// Off: the vendor's own grant only.
 	expect("mode off", post("k1", good(), nil), 400, "missing parameter client_id")
 	// The knobs as a test script posts them.
-	knobs := `{"jwks_url":"` + jwks.URL + `","jwt_bearer":{"issuer":"` + iss + `","scope":"` + scope + `"}}`
+	knobs := `{"jwks_url":"` + jwksURL + `","jwt_bearer":{"issuer":"` + iss + `","scope":"` + scope + `"}}`
 	if a := ctl(t, "POST", srv.URL+"/_sim/knobs/agentsync", knobs); a.status != 200 {
 		t.Fatalf("knobs %s: HTTP %d %s", knobs, a.status, a.body)
 	}
@@ -70,7 +65,7 @@ func TestJWTBearerMode(t *testing.T) {
 	if a := ctl(t, "POST", srv.URL+"/_sim/knobs/agentsync", `{"jwt_bearer":{"isuer":"x"}}`); a.status != 400 {
 		t.Fatalf("a misspelt rule member: HTTP %d, want 400", a.status)
 	}
-	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwks.URL, JWTBearer: &BearerRule{Issuer: iss, Scope: scope}})
+	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwksURL, JWTBearer: &BearerRule{Issuer: iss, Scope: scope}})
 	first := good()
 	expect("good", post("k1", first, nil), 200, "access_token")
 	expect("replayed jti", post("k1", first, nil), 400, "jti already used")
@@ -132,11 +127,8 @@ func TestJWTBearerMode(t *testing.T) {
 // an empty issuer means the vendor's client_id.
 func TestJWTBearerSubject(t *testing.T) {
 	sim, srv, clk := newTestSim(t)
-	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
-	jwks := httptest.NewServer(keys)
-	t.Cleanup(jwks.Close)
-	keys.add(t, "k")
-	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwks.URL, JWTBearer: &BearerRule{Subject: "user@example.com"}})
+	keys, jwksURL := newTestClientKeys(t, "k")
+	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwksURL, JWTBearer: &BearerRule{Subject: "user@example.com"}})
 	id := DefaultCredentials(AgentSync).ClientID
 	for i, c := range []struct {
 		sub    string
