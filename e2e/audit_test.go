@@ -160,6 +160,13 @@ func TestSecretsAudit(t *testing.T) {
 		{addSecret("made-up secret_params value", parV), parV, ""},
 	}
 	scannerSeesMadeUpSecrets(t, made)
+	// A made-up Google key file (preset=google, jwt_bearer) whose token_uri
+	// is Alation's endpoint: the vendor refuses its assertions, echoes
+	// them, fails under them. The assertions Alation received join the
+	// scanned secrets before the scan (bearer.go).
+	keyFileX := newKeyFile(t, env.sim.tokenURL(vendorsim.Alation))
+	addKeyFileSecret(t, "made-up credentials_json", keyFileX)
+	scannerSees(t, "the made-up key file", mustJSON(t, map[string]string{"credentials_json": keyFileX.json}))
 
 	tlsSim, caPEM := startTLSSim(t)
 	tlsAS := tlsSim.credentials(t, vendorsim.AlphaSense)
@@ -196,6 +203,9 @@ func TestSecretsAudit(t *testing.T) {
 		{"audit-al-basic-x", with(operatorConfig(t, vendorsim.Alation), map[string]any{"client_auth": "basic", "client_secret": csV})},
 		{"audit-mp-x", with(operatorConfig(t, vendorsim.ModelPortfolio), map[string]any{"client_secret": csV, "api_key": keyV})},
 		{"audit-at-x", with(operatorConfig(t, vendorsim.AlertSite), map[string]any{"password": pwV})},
+		// A signing key in a key file, and the assertions it signs.
+		{"audit-google-x", map[string]any{"preset": "google", "credentials_json": keyFileX.json,
+			"scopes": "https://www.googleapis.com/auth/cloud-platform"}},
 		// Secret headers and parameters: a partner key header, a body
 		// parameter.
 		{"audit-al-kv-x", with(operatorConfig(t, vendorsim.Alation), map[string]any{"client_secret": csV,
@@ -228,8 +238,11 @@ func TestSecretsAudit(t *testing.T) {
 	rec.write(t, "audit-as-x", map[string]any{"client_secret": csV, "max_ttl": "1h"})
 	for _, c := range configs {
 		d := parseAnswer(t, rec.want(t, 200, http.MethodGet, "config/"+c.name, nil)).Data
-		for _, f := range []string{"client_secret", "password", "api_key"} {
+		for _, f := range []string{"client_secret", "password", "api_key", "credentials_json", "private_key"} {
 			_, given := c.data[f]
+			if f == "private_key" {
+				_, given = c.data["credentials_json"] // the key file's key
+			}
 			if d[f+"_set"] != given || d[f] != nil {
 				t.Errorf("read config/%s: %s_set = %v (want %v), %s present: %v", c.name, f, d[f+"_set"], given, f, d[f] != nil)
 			}
@@ -248,8 +261,8 @@ func TestSecretsAudit(t *testing.T) {
 	rec.phase = "presets"
 	presets := parseAnswer(t, rec.want(t, 200, "LIST", "presets", nil)).Data["keys"]
 	list, _ := presets.([]any)
-	if len(list) != 4 {
-		t.Errorf("list presets/: %v, want the 4 presets", presets)
+	if want := []string{"agentsync", "alation", "alertsite", "alphasense", "box", "docusign", "google", "salesforce"}; !slices.Equal(setNames(presets), want) {
+		t.Errorf("list presets/: %v, want the presets %v", presets, want)
 	}
 	for _, p := range list {
 		rec.want(t, 200, http.MethodGet, fmt.Sprintf("presets/%v", p), nil)
@@ -323,7 +336,7 @@ func TestSecretsAudit(t *testing.T) {
 
 	// The vendor refuses the made-up credentials.
 	rec.phase = "refused credentials"
-	sims := []string{"audit-as-x", "audit-al-basic-x", "audit-mp-x", "audit-at-x", "audit-al-kv-x"}
+	sims := []string{"audit-as-x", "audit-al-basic-x", "audit-mp-x", "audit-at-x", "audit-al-kv-x", "audit-google-x"}
 	for _, n := range sims {
 		rec.vendorFailure(t, http.MethodGet, "creds/"+n, n, 502, "HTTP 40")
 	}
@@ -449,6 +462,9 @@ func TestSecretsAudit(t *testing.T) {
 	rec.want(t, 204, http.MethodDelete, "config/audit-nope", nil)
 
 	// The scan.
+	if n := addAssertionSecrets(t, vendorsim.Alation); n < len(modes) {
+		t.Errorf("Alation received %d jwt_bearer assertions, want one at least per failure mode (%d)", n, len(modes))
+	}
 	leaks := 0
 	for _, r := range rec.list {
 		if found := env.findSecrets(r.body); len(found) > 0 {

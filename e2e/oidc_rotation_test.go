@@ -203,6 +203,12 @@ type readers struct {
 const maxReaderLoops = 5000
 
 func startReaders(t *testing.T, name string) *readers {
+	return startReaderLoops(t, name, 2)
+}
+
+// startReaderLoops starts n read loops (every 50 ms each) and one grant
+// loop (every second) on creds/<name>.
+func startReaderLoops(t *testing.T, name string, n int) *readers {
 	r := &readers{stop: make(chan struct{})}
 	loop := func(what string, pause time.Duration, op func() error, count *int) {
 		defer r.wg.Done()
@@ -232,12 +238,20 @@ func startReaders(t *testing.T, name string) *readers {
 		_, err := env.vault.Logical().Write(mountPath+"/rotate/"+name, nil)
 		return err
 	}
-	r.wg.Add(3)
-	go loop("read", 50*time.Millisecond, read, &r.reads)
-	go loop("read", 50*time.Millisecond, read, &r.reads)
+	r.wg.Add(n + 1)
+	for range n {
+		go loop("read", 50*time.Millisecond, read, &r.reads)
+	}
 	go loop("grant", time.Second, grant, &r.grants)
 	t.Cleanup(r.halt)
 	return r
+}
+
+// counts are the reads and grants done so far.
+func (r *readers) counts() (reads, grants int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reads, r.grants
 }
 
 func (r *readers) halt() {

@@ -64,6 +64,9 @@ func TestVendorErrorsShowNoSecret(t *testing.T) {
 		// and the simulator echoes headers before the body), so the
 		// message must show the redaction marker where the secret was.
 		redacted bool
+		// config, when set, is the whole config instead of the vendor's
+		// operator config with extra.
+		config func(t *testing.T) map[string]any
 	}{
 		{name: "alphasense-echo", vendor: vendorsim.AlphaSense},
 		// A header name sorting before the others puts the API key first.
@@ -75,14 +78,31 @@ func TestVendorErrorsShowNoSecret(t *testing.T) {
 		{name: "alation-basic-echo", vendor: vendorsim.Alation, extra: map[string]any{"client_auth": "basic"}, redacted: true},
 		{name: "agentsync-echo", vendor: vendorsim.AgentSync},
 		{name: "agentsync-basic-echo", vendor: vendorsim.AgentSync, extra: map[string]any{"client_auth": "basic"}, redacted: true},
+		// jwt_bearer: the form body starts with the assertion (and carries
+		// the client secret after it, Box-style).
+		{name: "agentsync-jwt-bearer-echo", vendor: vendorsim.AgentSync, redacted: true,
+			extra: map[string]any{"grant_type": "jwt_bearer", "key_type": "ec", "signing_alg": "ES256"}},
+		// preset=google with a key file: the assertion alone, RS256.
+		{name: "google-echo", vendor: vendorsim.AgentSync, redacted: true, config: func(t *testing.T) map[string]any {
+			kf := newKeyFile(t, env.sim.tokenURL(vendorsim.AgentSync))
+			addKeyFileSecret(t, "google-echo key file", kf)
+			return map[string]any{"preset": "google", "credentials_json": kf.json, "scopes": "https://www.googleapis.com/auth/cloud-platform"}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			configureVendor(t, c.name, c.vendor, c.extra)
+			if c.config != nil {
+				writeConfig(t, c.name, c.config(t))
+			} else {
+				configureVendor(t, c.name, c.vendor, c.extra)
+			}
 			env.sim.setKnobs(t, c.vendor, map[string]any{"fault": "echo"})
 			before := env.sim.tokenRequests(t, c.vendor)
 
 			status, body := rawRequest(t, http.MethodGet, mountPath+"/creds/"+c.name, nil)
+			// The jwt_bearer assertions the vendor received are secrets
+			// too (bearer.go).
+			addAssertionSecrets(t, c.vendor)
 			if status != http.StatusBadGateway || !containsAll(body, `\"`+c.name+`\"`, "HTTP 400") {
 				t.Errorf("read creds/%s: %d %s\nwant 502 naming the config and the vendor's 400", c.name, status, body)
 			}
@@ -92,6 +112,7 @@ func TestVendorErrorsShowNoSecret(t *testing.T) {
 			noSecrets(t, "creds error", body)
 
 			status, body = rawRequest(t, http.MethodPost, mountPath+"/rotate/"+c.name, nil)
+			addAssertionSecrets(t, c.vendor)
 			if status != http.StatusBadGateway {
 				t.Errorf("rotate/%s: %d %s, want 502", c.name, status, body)
 			}

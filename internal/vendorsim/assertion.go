@@ -52,9 +52,9 @@ func (s *Sim) assertionClient(r *http.Request, vendor, jwksURL string, p params)
 	if err != nil || len(tok.Headers) != 1 {
 		return clientAuth{}, invalidClient("malformed client_assertion")
 	}
-	key, e := s.assertionKey(r.Context(), vendor, jwksURL, tok.Headers[0].KeyID)
-	if e != nil {
-		return clientAuth{}, e
+	key, err := s.assertionKey(r.Context(), vendor, jwksURL, tok.Headers[0].KeyID)
+	if err != nil {
+		return clientAuth{}, invalidClient(err.Error())
 	}
 	var claims jwt.Claims
 	if err := tok.Claims(key.Key, &claims); err != nil {
@@ -82,8 +82,10 @@ func tokenEndpointURL(r *http.Request) string {
 }
 
 // assertionKey is the key of kid in the kept JWKS, refetched once when
-// kid is not there.
-func (s *Sim) assertionKey(ctx context.Context, vendor, jwksURL, kid string) (jose.JSONWebKey, *apiError) {
+// kid is not there. Its error names the client's jwks_uri: the caller
+// answers it as its mode's error code (invalid_client for a client
+// assertion, invalid_grant for a jwt_bearer grant).
+func (s *Sim) assertionKey(ctx context.Context, vendor, jwksURL, kid string) (jose.JSONWebKey, error) {
 	if k, ok := s.keptKey(vendor, jwksURL, kid); ok {
 		return k, nil
 	}
@@ -96,12 +98,12 @@ func (s *Sim) assertionKey(ctx context.Context, vendor, jwksURL, kid string) (jo
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return jose.JSONWebKey{}, invalidClient("fetching the client's jwks_uri: " + err.Error())
+		return jose.JSONWebKey{}, fmt.Errorf("fetching the client's jwks_uri: %w", err)
 	}
 	if keys := set.Key(kid); len(keys) == 1 {
 		return keys[0], nil
 	}
-	return jose.JSONWebKey{}, invalidClient(fmt.Sprintf("no key with kid %q in the client's jwks_uri", kid))
+	return jose.JSONWebKey{}, fmt.Errorf("no key with kid %q in the client's jwks_uri", kid)
 }
 
 func (s *Sim) keptKey(vendor, jwksURL, kid string) (jose.JSONWebKey, bool) {

@@ -22,6 +22,19 @@ type testClientKeys struct {
 	keys map[string]*ecdsa.PrivateKey
 }
 
+// newTestClientKeys serves a client's jwks_uri holding keys under kids,
+// until the test ends; it returns the keys and the URL.
+func newTestClientKeys(t *testing.T, kids ...string) (*testClientKeys, string) {
+	t.Helper()
+	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
+	srv := httptest.NewServer(keys)
+	t.Cleanup(srv.Close)
+	for _, kid := range kids {
+		keys.add(t, kid)
+	}
+	return keys, srv.URL
+}
+
 func (c *testClientKeys) add(t *testing.T, kid string) {
 	t.Helper()
 	k := testkit.ECKey(t, elliptic.P256())
@@ -40,9 +53,9 @@ func (c *testClientKeys) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_ = json.NewEncoder(w).Encode(set)
 }
 
-// assertion signs claims with the client's key kid (a key the JWKS need
-// not list).
-func (c *testClientKeys) assertion(t *testing.T, kid string, claims jwt.Claims) string {
+// assertion signs claims (jwt.Claims, or a struct embedding them) with
+// the client's key kid (a key the JWKS need not list).
+func (c *testClientKeys) assertion(t *testing.T, kid string, claims any) string {
 	t.Helper()
 	c.mu.Lock()
 	k := c.keys[kid]
@@ -67,10 +80,7 @@ func (c *testClientKeys) assertion(t *testing.T, kid string, claims jwt.Claims) 
 // a vendor without a jwks_uri are invalid_client.
 func TestPrivateKeyJWTMode(t *testing.T) {
 	sim, srv, clk := newTestSim(t)
-	keys := &testClientKeys{keys: map[string]*ecdsa.PrivateKey{}}
-	jwks := httptest.NewServer(keys)
-	t.Cleanup(jwks.Close)
-	keys.add(t, "old")
+	keys, jwksURL := newTestClientKeys(t, "old")
 	id := DefaultCredentials(AgentSync).ClientID
 	good := func() jwt.Claims {
 		now := clk.Now()
@@ -95,7 +105,7 @@ func TestPrivateKeyJWTMode(t *testing.T) {
 	}
 
 	expect("no jwks_uri", post("old", good()), 401, "no jwks_uri", 0)
-	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwks.URL})
+	sim.SetKnobs(AgentSync, Knobs{JWKSURL: jwksURL})
 	expect("first assertion", post("old", good()), 200, "access_token", 1)
 	expect("known kid", post("old", good()), 200, "access_token", 1)
 	keys.add(t, "new")

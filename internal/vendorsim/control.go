@@ -25,6 +25,7 @@ func (s *Sim) controlMux() http.Handler {
 	mux.HandleFunc("GET /_sim/valid/{vendor}", s.withVendor(s.handleValid))
 	mux.HandleFunc("GET /_sim/credentials/{vendor}", s.withVendor(s.handleCredentials))
 	mux.HandleFunc("GET /_sim/last/{vendor}", s.withVendor(s.handleLast))
+	mux.HandleFunc("GET /_sim/assertions/{vendor}", s.withVendor(s.handleAssertions))
 	return mux
 }
 
@@ -138,4 +139,8 @@ func (s *Sim) handleLast(w http.ResponseWriter, _ *http.Request, vendor string) 
 		}
 	}
 	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Sim) handleAssertions(w http.ResponseWriter, _ *http.Request, vendor string) {
+	writeJSON(w, http.StatusOK, s.Assertions(vendor))
 }

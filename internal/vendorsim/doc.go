@@ -9,5 +9,8 @@
 // (error statuses, broken bodies, hangs, redirects...) so that the plugin's
 // error handling can be exercised without a real vendor. The jwks_url knob
 // makes a vendor take private_key_jwt client assertions, verified against
-// the client's JWKS and refetched on an unknown kid (assertion.go).
+// the client's JWKS and refetched on an unknown kid (assertion.go); with
+// the jwt_bearer knob too, the token endpoint takes RFC 7523 2.1's grant
+// instead of the vendor's own and checks the assertion as a relying party
+// does (bearer.go), and /_sim/assertions/<vendor> hands out what it got.
 package vendorsim

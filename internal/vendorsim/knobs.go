@@ -65,20 +65,25 @@ type Knobs struct {
 	// JWKSURL turns on private_key_jwt (assertion.go): client assertions
 	// are verified against the JWKS at this URL, refetched on an unknown kid.
 	JWKSURL string
+	// JWTBearer turns on jwt_bearer mode (bearer.go): the token endpoint
+	// takes RFC 7523 2.1's grant, an assertion verified against JWKSURL
+	// and checked against the rule, instead of the vendor's own grant.
+	JWTBearer *BearerRule
 }
 
 // knobsWire is the JSON form of Knobs: durations as Go duration strings
 // ("30s") so that shell scripts can write them.
 type knobsWire struct {
-	Lifetime     string `json:"lifetime"`
-	Latency      string `json:"latency"`
-	Fault        Fault  `json:"fault"`
-	FaultCount   int    `json:"fault_count"`
-	Status       int    `json:"status"`
-	ExpiresInRaw string `json:"expires_in_raw"`
-	RetryAfter   string `json:"retry_after"`
-	RedirectTo   string `json:"redirect_to"`
-	JWKSURL      string `json:"jwks_url"`
+	Lifetime     string      `json:"lifetime"`
+	Latency      string      `json:"latency"`
+	Fault        Fault       `json:"fault"`
+	FaultCount   int         `json:"fault_count"`
+	Status       int         `json:"status"`
+	ExpiresInRaw string      `json:"expires_in_raw"`
+	RetryAfter   string      `json:"retry_after"`
+	RedirectTo   string      `json:"redirect_to"`
+	JWKSURL      string      `json:"jwks_url"`
+	JWTBearer    *BearerRule `json:"jwt_bearer,omitempty"`
 }
 
 // MarshalJSON writes snake_case members with durations as strings.
@@ -87,6 +92,7 @@ func (k Knobs) MarshalJSON() ([]byte, error) {
 		Lifetime: k.Lifetime.String(), Latency: k.Latency.String(),
 		Fault: k.Fault, FaultCount: k.FaultCount, Status: k.Status,
 		ExpiresInRaw: k.ExpiresInRaw, RetryAfter: k.RetryAfter, RedirectTo: k.RedirectTo, JWKSURL: k.JWKSURL,
+		JWTBearer: k.JWTBearer,
 	})
 }
 
@@ -136,6 +142,8 @@ func (k *Knobs) setMember(name string, val json.RawMessage) error {
 		return strictDecode(val, &k.RedirectTo)
 	case "jwksurl":
 		return strictDecode(val, &k.JWKSURL)
+	case "jwtbearer":
+		return strictDecode(val, &k.JWTBearer)
 	}
 	return fmt.Errorf("unknown member")
 }

@@ -26,7 +26,8 @@ type tokenGrant struct {
 // a gateway in front of the vendor would: method, headers, body encoding,
 // missing parameters (400), then credentials (401). With mtls the client
 // certificate is checked first (mtls.go); a client assertion is checked
-// against the client's JWKS (assertion.go).
+// against the client's JWKS (assertion.go); in jwt_bearer mode the grant
+// is the assertion (bearer.go).
 func (s *Sim) checkTokenRequest(r *http.Request, spec *vendorSpec, body []byte, plan tokenPlan) (tokenGrant, *apiError) {
 	c := plan.creds
 	if r.Method != http.MethodPost {
@@ -39,6 +40,9 @@ func (s *Sim) checkTokenRequest(r *http.Request, spec *vendorSpec, body []byte, 
 	p, e := spec.parseParams(r, body)
 	if e != nil {
 		return tokenGrant{}, e
+	}
+	if plan.knobs.JWTBearer != nil {
+		return s.bearerGrant(r, spec, p, plan)
 	}
 	var client clientAuth
 	if _, asserted := p["client_assertion"]; asserted && spec.clientAuth {
@@ -104,6 +108,11 @@ func parseForm(r *http.Request, body []byte) (params, *apiError) {
 	if mediaType(r) != "application/x-www-form-urlencoded" {
 		return nil, badRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
+	return parseFormBody(body)
+}
+
+// parseFormBody decodes a form body, each parameter at most once.
+func parseFormBody(body []byte) (params, *apiError) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, badRequest("malformed form body")

@@ -16,7 +16,7 @@ type Stats struct {
 	APIRequests   int `json:"api_requests"`
 	APIAccepted   int `json:"api_accepted"`
 	APIRejected   int `json:"api_rejected"`
-	JWKSFetches   int `json:"jwks_fetches"` // private_key_jwt mode: GETs of Knobs.JWKSURL (assertion.go)
+	JWKSFetches   int `json:"jwks_fetches"` // private_key_jwt and jwt_bearer modes: GETs of Knobs.JWKSURL (assertion.go)
 }
 
 // Sim simulates all five vendors. The zero value is not usable; call New.
@@ -39,6 +39,11 @@ type vendorState struct {
 	tokens map[string]time.Time // issued token -> expiry (sim clock)
 	last   *recordedRequest
 	jwks   *keptJWKS // private_key_jwt mode: the client's JWKS as last fetched
+	// jwt_bearer mode (bearer.go): the jti of each accepted assertion until
+	// it expires, accepted assertions by kid, the last assertions received.
+	jtis       map[string]time.Time
+	kids       map[string]int
+	assertions []string
 }
 
 // recordedRequest is a token request kept for LastTokenRequest.
@@ -55,7 +60,7 @@ func New() *Sim {
 		spec := specFor(name)
 		s.vendors[name] = &vendorState{
 			spec: spec, creds: DefaultCredentials(name),
-			knobs: defaultKnobs(spec), tokens: map[string]time.Time{},
+			knobs: defaultKnobs(spec), tokens: map[string]time.Time{}, jtis: map[string]time.Time{},
 		}
 	}
 	s.control = s.controlMux()
@@ -123,8 +128,8 @@ func (s *Sim) Stats(vendor string) Stats {
 	return Stats{}
 }
 
-// Reset sets counters to zero and knobs to defaults, forgets issued tokens
-// and the last token requests, and releases requests held by FaultHang.
+// Reset sets counters to zero and knobs to defaults, forgets issued tokens,
+// the last token requests and the jwt_bearer assertions, and releases requests held by FaultHang.
 // Credentials and the clock are kept.
 func (s *Sim) Reset() {
 	s.mu.Lock()
@@ -135,6 +140,9 @@ func (s *Sim) Reset() {
 		v.tokens = map[string]time.Time{}
 		v.last = nil
 		v.jwks = nil
+		v.jtis = map[string]time.Time{}
+		v.kids = nil
+		v.assertions = nil
 	}
 	close(s.release)
 	s.release = make(chan struct{})

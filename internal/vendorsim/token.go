@@ -57,8 +57,9 @@ func readCapped(w http.ResponseWriter, r *http.Request) (body []byte, tooBig boo
 	return body, errors.As(err, &maxErr)
 }
 
-// beginToken counts the request, records it for LastTokenRequest, and
-// takes one fault off the FaultCount budget.
+// beginToken counts the request, records it for LastTokenRequest (and its
+// jwt_bearer assertion for Assertions), and takes one fault off the
+// FaultCount budget.
 func (s *Sim) beginToken(vendor string, r *http.Request, body []byte) tokenPlan {
 	rec := recordRequest(r, body)
 	s.mu.Lock()
@@ -66,6 +67,7 @@ func (s *Sim) beginToken(vendor string, r *http.Request, body []byte) tokenPlan 
 	v := s.state(vendor)
 	v.stats.TokenRequests++
 	v.last = rec
+	v.keepAssertion(body)
 	plan := tokenPlan{knobs: v.knobs, creds: v.creds, mtls: s.mtls, release: s.release}
 	plan.fault = v.takeFault()
 	return plan
