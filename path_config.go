@@ -56,6 +56,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	budget := b.newWriteBudget()
+	defer b.lockSubjects(d)() // before the name lock (subject_chain.go)
 	unlock := b.locks.lock(name)
 	defer unlock()
 	old, err := loadConfig(ctx, req.Storage, name)
@@ -77,6 +78,11 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	eff := cfg.effective()
 	if err := validate(cfg, eff); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
+	}
+	if _, ok := d.GetOk("subject_config"); ok {
+		if err := checkSubjectChain(ctx, req.Storage, name, cfg.SubjectConfig); err != nil {
+			return subjectChainRefusal(err)
+		}
 	}
 	generated, err := ensureSigningKey(cfg, eff)
 	if err != nil {
@@ -358,7 +364,8 @@ A vendor connection names a token endpoint, the grant to run and its
 credentials. client_secret, api_key and password are write-only: a read
 shows client_secret_set, api_key_set and password_set instead.
 
-A preset (alphasense, alertsite, alation, agentsync) fills the defaults
+A preset (alphasense, alertsite, alation, agentsync, zoom, databricks,
+google-sts) fills the defaults
 for that vendor; any field given explicitly wins. Writes are partial:
 fields not given keep their value. Changing a credential or a request
 field drops the cached token; changing only refresh_before, max_ttl,

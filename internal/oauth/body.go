@@ -19,7 +19,9 @@ type bodySource struct {
 	grant  grant
 	auth   clientAuth
 	signer *assertionSigner
-	now    func() time.Time
+	// subject is the grant's subject token (token_exchange), one per grant.
+	subject *SubjectToken
+	now     func() time.Time
 
 	mu      sync.Mutex
 	pending []byte
@@ -58,7 +60,7 @@ func (s *bodySource) build() ([]byte, error) {
 		assertion = a
 	}
 	s.sent = append(s.sent, assertion)
-	return encodeBody(s.cfg, s.grant, s.auth, assertion)
+	return encodeBody(s.cfg, s.grant, s.auth, grantInputs{assertion: assertion, subject: s.subject})
 }
 
 // assertions are the assertions this request sent (or tried to).

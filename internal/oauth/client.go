@@ -48,6 +48,9 @@ func NewClient(cfg *Config, pool *Pool) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := g.takesClientAuth(cfg.GrantType, cfg.ClientAuth); err != nil {
+		return nil, err
+	}
 	if g.signs && auth.key != nil {
 		return nil, fmt.Errorf("client_auth: %s signs a second assertion; grant_type %s authenticates the client with body, basic or tls_client_auth", cfg.ClientAuth, cfg.GrantType)
 	}
@@ -89,12 +92,19 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
 	// Its tables are built only if an error needs them.
 	red := newRedactor(cfg)
+	// The subject token is had before the grant's own clock starts: the
+	// source may run another connection's grant, on that one's timeout.
+	subject, err := subjectFor(ctx, cfg, g)
+	if err != nil {
+		return nil, subjectError(cfg.Name, err, red)
+	}
+	red = red.withAssertions(subjectSecrets(subject))
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
 	sentAt := now()
-	src := &bodySource{cfg: cfg, grant: g, auth: auth, signer: c.signer, now: now}
+	src := &bodySource{cfg: cfg, grant: g, auth: auth, signer: c.signer, subject: subject, now: now}
 	req, err := newTokenRequest(ctx, cfg, auth, src)
 	if err != nil {
 		return nil, transportError(cfg.Name, err, red)
@@ -123,7 +133,7 @@ func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.R
 	if err != nil {
 		return nil, readError(ctx, cfg, resp.StatusCode, err, red)
 	}
-	return interpret(cfg, resp, body, sentAt, now(), red)
+	return interpret(cfg, resp, body, src.subject, sentAt, now(), red)
 }
 
 // httpClient is the retrying HTTP client of one grant.
@@ -182,7 +192,7 @@ func readError(ctx context.Context, cfg *Config, status int, err error, red *red
 }
 
 // interpret turns the vendor's answer into a token or a clear failure.
-func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
+func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectToken, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, vendorStatusError(cfg.Name, resp.StatusCode,
@@ -200,6 +210,7 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
 		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
+	capAtSubject(tok, cfg, subject)
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",

@@ -47,6 +47,19 @@ type Config struct {
 	AssertionTTL    time.Duration
 	AssertionClaims map[string]string
 
+	// AccountID is account_credentials' account (Zoom).
+	AccountID string
+
+	// Token exchange (RFC 8693 2.1): where the subject token comes from,
+	// the type it is sent as (SubjectSource's when empty), and the
+	// optional target and wanted type of the new token.
+	SubjectSource                          SubjectSource
+	SubjectTokenType                       string
+	Audience, Resource, RequestedTokenType string
+	// ExpiresWithSubject caps the new token's expiry at the subject
+	// token's: for vendors whose exchanged token dies with its subject.
+	ExpiresWithSubject bool
+
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
 	OtherKeys []string
