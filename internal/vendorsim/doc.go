@@ -9,5 +9,8 @@
 // (error statuses, broken bodies, hangs, redirects...) so that the plugin's
 // error handling can be exercised without a real vendor. The jwks_url knob
 // makes a vendor take private_key_jwt client assertions, verified against
-// the client's JWKS and refetched on an unknown kid (assertion.go).
+// the client's JWKS and refetched on an unknown kid (assertion.go). Two
+// grant modes sit beside the vendors (grants.go): Zoom's
+// account_credentials, and an RFC 8693 token exchange that accepts only
+// live tokens the simulator itself issued as subject tokens.
 package vendorsim

@@ -65,6 +65,9 @@ type Knobs struct {
 	// JWKSURL turns on private_key_jwt (assertion.go): client assertions
 	// are verified against the JWKS at this URL, refetched on an unknown kid.
 	JWKSURL string
+	// SubjectFrom, in the exchange mode, accepts only subject tokens
+	// issued to this vendor or mode (any of the Sim's when empty).
+	SubjectFrom string
 }
 
 // knobsWire is the JSON form of Knobs: durations as Go duration strings
@@ -79,6 +82,7 @@ type knobsWire struct {
 	RetryAfter   string `json:"retry_after"`
 	RedirectTo   string `json:"redirect_to"`
 	JWKSURL      string `json:"jwks_url"`
+	SubjectFrom  string `json:"subject_from"`
 }
 
 // MarshalJSON writes snake_case members with durations as strings.
@@ -87,6 +91,7 @@ func (k Knobs) MarshalJSON() ([]byte, error) {
 		Lifetime: k.Lifetime.String(), Latency: k.Latency.String(),
 		Fault: k.Fault, FaultCount: k.FaultCount, Status: k.Status,
 		ExpiresInRaw: k.ExpiresInRaw, RetryAfter: k.RetryAfter, RedirectTo: k.RedirectTo, JWKSURL: k.JWKSURL,
+		SubjectFrom: k.SubjectFrom,
 	})
 }
 
@@ -136,6 +141,8 @@ func (k *Knobs) setMember(name string, val json.RawMessage) error {
 		return strictDecode(val, &k.RedirectTo)
 	case "jwksurl":
 		return strictDecode(val, &k.JWKSURL)
+	case "subjectfrom":
+		return strictDecode(val, &k.SubjectFrom)
 	}
 	return fmt.Errorf("unknown member")
 }
