@@ -248,8 +248,10 @@ func TestSecretsAudit(t *testing.T) {
 	rec.phase = "presets"
 	presets := parseAnswer(t, rec.want(t, 200, "LIST", "presets", nil)).Data["keys"]
 	list, _ := presets.([]any)
-	if len(list) != 4 {
-		t.Errorf("list presets/: %v, want the 4 presets", presets)
+	for _, want := range []string{"agentsync", "alation", "alertsite", "alphasense", "databricks", "google-sts", "zoom"} {
+		if !slices.Contains(list, any(want)) {
+			t.Errorf("list presets/: %v, want %s among them", presets, want)
+		}
 	}
 	for _, p := range list {
 		rec.want(t, 200, http.MethodGet, fmt.Sprintf("presets/%v", p), nil)
