@@ -108,6 +108,10 @@ type vendorConfig struct {
 	Resource           string `json:"resource,omitempty"`
 	RequestedTokenType string `json:"requested_token_type,omitempty"`
 	ExpiresWithSubject *bool  `json:"expires_with_subject,omitempty"`
+	// ExchangeURLs are the token endpoints (compared by origin) to which
+	// this config's token may be sent as another config's subject token:
+	// none unless its owner names them (subject_chain.go).
+	ExchangeURLs []string `json:"exchange_urls,omitempty"`
 
 	// Not API fields (no schema entry, so never applied from a request nor
 	// shown on read): the key a rotate-key publishes before it signs, and

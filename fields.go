@@ -74,6 +74,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"audience":             str("token_exchange: where the new token is to be used (RFC 8693 2.1 audience); Google STS: the workload identity provider."),
 		"resource":             str("token_exchange: the URI of the service the new token is for (RFC 8693 2.1 resource)."),
 		"requested_token_type": str("token_exchange: the type of token wanted (RFC 8693 3); default the server's choice."),
+		"exchange_urls":        {Type: framework.TypeCommaStringSlice, Description: "Token endpoints (compared by scheme, host and port) to which this config's token may be sent as the subject token of another config's token_exchange; none by default. Adding one asks for this config's write-only credentials again."},
 		"expires_with_subject": boolean("token_exchange: the new token expires no later than the subject token (vendors whose exchanged token dies with its subject).", false),
 		"certificate":          str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":      str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),

@@ -80,7 +80,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if _, ok := d.GetOk("subject_config"); ok {
-		if err := checkSubjectChain(ctx, req.Storage, name, cfg.SubjectConfig); err != nil {
+		if err := checkSubjectChain(ctx, req.Storage, name, origin(eff.TokenURL), cfg.SubjectConfig); err != nil {
 			return subjectChainRefusal(err)
 		}
 	}
@@ -92,6 +92,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := apiKeyStaysUnread(old, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := exchangeURLsNeedSecrets(old, cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := audienceFollowsHost(cfg, d); err != nil {
@@ -225,6 +228,7 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 func requestChanged(old, cur *vendorConfig) bool {
 	strip := func(c vendorConfig) vendorConfig {
 		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
+		c.ExchangeURLs = nil // where its token may go, not how it is asked for
 		return c
 	}
 	return !reflect.DeepEqual(strip(*old), strip(*cur))
@@ -369,5 +373,5 @@ google-sts) fills the defaults
 for that vendor; any field given explicitly wins. Writes are partial:
 fields not given keep their value. Changing a credential or a request
 field drops the cached token; changing only refresh_before, max_ttl,
-lease, timeout or api_key_in_creds keeps it.
+lease, timeout, api_key_in_creds or exchange_urls keeps it.
 `

@@ -56,11 +56,16 @@ func (b *backend) subjectSource(s logical.Storage, conn *connection) oauth.Subje
 		ctx = context.WithValue(ctx, subjectChainKey{}, append(slices.Clip(chain), subject))
 		ctx, cancel := context.WithTimeout(ctx, subjectWait)
 		defer cancel()
-		_, got, err := b.read(ctx, s, subject)
+		subjectCfg, got, err := b.read(ctx, s, subject)
 		if err != nil {
 			// Its own error: its secrets are redacted already, and it
 			// never holds the token.
 			return nil, fmt.Errorf("subject_config %q: %w", subject, err)
+		}
+		// Checked at every grant too: the subject's exchange_urls may have
+		// changed since this config was written.
+		if to := origin(conn.cfg.TokenURL); !allowsExchangeTo(subjectCfg, to) {
+			return nil, fmt.Errorf("subject_config %q does not let its token go to %s (its exchange_urls)", subject, to)
 		}
 		return &oauth.SubjectToken{Token: got.tok.AccessToken, ExpiresAt: got.tok.ExpiresAt}, nil
 	}

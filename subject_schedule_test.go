@@ -86,7 +86,7 @@ func runSubjectSchedule(t *testing.T, seed uint64, cov *subjectCoverage) {
 		}
 	}
 	for _, n := range subjectNames {
-		env.write("config/"+n, fakeVendorConfig(n, "s3cret-"+n))
+		env.write("config/"+n, subjectConfig(n, "s3cret-"+n))
 	}
 	var wg sync.WaitGroup
 	for range 60 {
@@ -160,7 +160,7 @@ func subjectStep(t *testing.T, env *exchangeEnv, seed uint64, intn func(int) int
 		}, false
 	case k < 8:
 		return func() {
-			cfg := fakeVendorConfig(name, "s3cret-"+name)
+			cfg := subjectConfig(name, "s3cret-"+name)
 			cfg["subject_config"], cfg["grant_type"] = "", "client_credentials"
 			env.write("config/"+name, cfg)
 		}, false
@@ -207,7 +207,7 @@ func checkSubjectGraph(t *testing.T, env *exchangeEnv, seed uint64) {
 // rather than leaving two grants waiting on each other.
 func TestStoredSubjectCycleFailsFast(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/A", fakeVendorConfig("A", "s"))
+	env.write("config/A", subjectConfig("A", "s"))
 	env.write("config/B", exchangeConfig("B", "A", nil))
 	a, _ := loadConfig(context.Background(), env.storage, "A")
 	a.GrantType, a.SubjectConfig, a.ClientSecret = grantTokenExchange, "B", ""

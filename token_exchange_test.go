@@ -47,6 +47,14 @@ func (e *exchangeEnv) formsOf(name string) []url.Values {
 	return append([]url.Values(nil), e.forms[name]...)
 }
 
+// subjectConfig is a client_credentials config at the fake vendor whose
+// token may be exchanged by configs at the fake vendor (exchange_urls).
+func subjectConfig(name, secret string) map[string]interface{} {
+	cfg := fakeVendorConfig(name, secret)
+	cfg["exchange_urls"] = "http://127.0.0.1"
+	return cfg
+}
+
 // exchangeConfig is a token_exchange config at the fake vendor whose
 // subject is subject's token.
 func exchangeConfig(name, subject string, extra map[string]interface{}) map[string]interface{} {
@@ -94,7 +102,7 @@ func TestAccountCredentialsZoomShape(t *testing.T) {
 // stored only under its own config.
 func TestTokenExchangeRequestShape(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{
 		"client_id": "databricks-sp", "audience": "aud-x", "resource": "https://api.example/",
 		"requested_token_type": oauth.TokenTypeAccessToken, "scopes": "all-apis",
@@ -140,7 +148,7 @@ func TestTokenExchangeRequestShape(t *testing.T) {
 func TestTokenExchangeSharesTheSubjectCache(t *testing.T) {
 	env := newExchangeEnv(t)
 	env.v.setMode("B", vendorMode{lifetime: 20 * time.Minute})
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	env.write("config/A", exchangeConfig("A", "B", nil))
 	var wg sync.WaitGroup
 	for range 50 {
@@ -184,7 +192,7 @@ func TestTokenExchangeSharesTheSubjectCache(t *testing.T) {
 func TestTokenExchangeSubjectFails(t *testing.T) {
 	env := newExchangeEnv(t)
 	env.v.setMode("B", vendorMode{status: 401, oauthError: "invalid_client", echo: true})
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret-value"))
+	env.write("config/B", subjectConfig("B", "b-s3cret-value"))
 	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"client_id": "a", "client_secret": "a-s3cret-value"}))
 	_, err := env.do(logical.ReadOperation, "creds/A", nil)
 	if err == nil || !strings.Contains(err.Error(), `subject_config "B"`) || !strings.Contains(err.Error(), "invalid_client") || codedStatus(err) != 502 {
@@ -217,7 +225,7 @@ func TestTokenExchangeSubjectFails(t *testing.T) {
 func TestTokenExchangeExpiresWithSubject(t *testing.T) {
 	env := newExchangeEnv(t)
 	env.v.setMode("B", vendorMode{lifetime: 20 * time.Minute})
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	bExp := env.read("creds/B").Data["expires_at"]
 	env.clock.Advance(5 * time.Minute)
 	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"expires_with_subject": true}))
@@ -240,7 +248,7 @@ func TestTokenExchangeExpiresWithSubject(t *testing.T) {
 func TestTokenExchangeEchoNeverShowsTheSubject(t *testing.T) {
 	env := newExchangeEnv(t)
 	env.v.setMode("A", vendorMode{status: 400, oauthError: "invalid_request", echo: true})
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"client_id": "a", "client_secret": "a-s3cret-value"}))
 	_, err := env.do(logical.ReadOperation, "creds/A", nil)
 	if err == nil || codedStatus(err) != 502 {
@@ -263,7 +271,7 @@ func TestTokenExchangeEchoNeverShowsTheSubject(t *testing.T) {
 // requested type, Google's scope and subject type jwt.
 func TestGoogleSTSPreset(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	aud := "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/p/providers/v"
 	env.write("config/gcp", map[string]interface{}{"preset": "google-sts", "token_url": "http://127.0.0.1/gcp/token",
 		"subject_config": "B", "audience": aud})
@@ -286,7 +294,7 @@ func TestGoogleSTSPreset(t *testing.T) {
 // scope all-apis, subject type jwt, client_id in the body without secret.
 func TestDatabricksPreset(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	env.write("config/dbx", map[string]interface{}{"preset": "databricks", "token_url": "http://127.0.0.1/dbx",
 		"subject_config": "B", "client_id": "sp-uuid"})
 	if u := env.read("config/dbx").Data["token_url"]; u != "http://127.0.0.1/dbx/oidc/v1/token" {
@@ -298,17 +306,20 @@ func TestDatabricksPreset(t *testing.T) {
 // a 400 naming its field.
 func TestSubjectConfigRefusals(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
-	env.write("config/A", exchangeConfig("A", "B", nil))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
+	env.write("config/Z", fakeVendorConfig("Z", "z-s3cret"))
+	relay := map[string]interface{}{"exchange_urls": "http://127.0.0.1"} // exchangers hold no secret to ask for
+	env.write("config/A", exchangeConfig("A", "B", relay))
 	for i, n := range []string{"C1", "C2", "C3"} {
 		prev := []string{"A", "C1", "C2"}[i]
-		env.write("config/"+n, exchangeConfig(n, prev, nil))
+		env.write("config/"+n, exchangeConfig(n, prev, relay))
 	}
 	cases := []struct {
 		name, path string
 		data       map[string]interface{}
 		field, has string
 	}{
+		{"subject keeps its token", "config/X", exchangeConfig("X", "Z", nil), "subject_config", `"Z" does not let its token go to http://127.0.0.1:80`},
 		{"no subject", "config/X", map[string]interface{}{"token_url": "http://127.0.0.1/X/token", "grant_type": "token_exchange"}, "subject_config", "required"},
 		{"missing", "config/X", exchangeConfig("X", "nope", nil), "subject_config", "no config named"},
 		{"itself", "config/X", exchangeConfig("X", "X", nil), "subject_config", "this config"},
@@ -341,11 +352,44 @@ func TestSubjectConfigRefusals(t *testing.T) {
 // new host, so the move must name subject_config again.
 func TestSubjectFollowsHost(t *testing.T) {
 	env := newExchangeEnv(t)
-	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
 	env.write("config/A", exchangeConfig("A", "B", nil))
 	resp, _ := env.do(logical.UpdateOperation, "config/A", map[string]interface{}{"token_url": "https://elsewhere.example/token"})
-	if !resp.IsError() || !strings.Contains(resp.Error().Error(), "subject_config") {
+	if !resp.IsError() || !strings.Contains(resp.Error().Error(), "give subject_config again") {
 		t.Fatalf("move without subject_config: %v", resp.Error())
 	}
-	env.write("config/A", map[string]interface{}{"token_url": "https://elsewhere.example/token", "subject_config": "B"})
+	move := map[string]interface{}{"token_url": "https://elsewhere.example/token", "subject_config": "B"}
+	resp, _ = env.do(logical.UpdateOperation, "config/A", move)
+	if !resp.IsError() || !strings.Contains(resp.Error().Error(), "B's exchange_urls") {
+		t.Fatalf("move to a host B did not name: %v", resp.Error())
+	}
+	env.write("config/B", map[string]interface{}{"exchange_urls": "http://127.0.0.1,https://elsewhere.example", "client_secret": "b-s3cret"})
+	env.write("config/A", move)
+}
+
+// TestExchangeURLsFollowTheSecrets: a config's token goes only to the
+// token endpoints its exchange_urls name; adding one asks for its
+// credentials again, and a grant checks the list as it is then.
+func TestExchangeURLsFollowTheSecrets(t *testing.T) {
+	env := newExchangeEnv(t)
+	env.write("config/B", fakeVendorConfig("B", "b-s3cret"))
+	resp, _ := env.do(logical.UpdateOperation, "config/B", map[string]interface{}{"exchange_urls": "http://127.0.0.1"})
+	if !resp.IsError() || resp.Error().Error() != "exchange_urls: adding a token endpoint lets this config's token go there: give client_secret again in the same write" {
+		t.Fatalf("exchange_urls without the secret: %v", resp.Error())
+	}
+	env.write("config/B", map[string]interface{}{"exchange_urls": "http://127.0.0.1", "client_secret": "b-s3cret"})
+	b := env.read("creds/B").Data["access_token"]
+	env.write("config/A", exchangeConfig("A", "B", nil))
+	env.read("creds/A")
+	if env.read("creds/B").Data["access_token"] != b {
+		t.Fatal("setting exchange_urls dropped B's token")
+	}
+	// B's owner takes the endpoint back: A's next grant sends nothing.
+	env.write("config/B", map[string]interface{}{"exchange_urls": "https://other.example", "client_secret": "b-s3cret"})
+	env.do(logical.UpdateOperation, "rotate/B", nil)
+	n := len(env.v.requests("A"))
+	_, err := env.do(logical.UpdateOperation, "rotate/A", nil)
+	if err == nil || !strings.Contains(err.Error(), `subject_config "B" does not let its token go to http://127.0.0.1:80`) || len(env.v.requests("A")) != n {
+		t.Fatalf("A after B took its endpoint back: %v (%d requests, was %d)", err, len(env.v.requests("A")), n)
+	}
 }

@@ -33,6 +33,14 @@ func validateGrantFields(c *vendorConfig) error {
 			return err
 		}
 	}
+	if len(c.ExchangeURLs) > maxPairs {
+		return fieldErr("exchange_urls", "more than %d token endpoints", maxPairs)
+	}
+	for _, u := range c.ExchangeURLs {
+		if err := validateEndpoint("exchange_urls", u); err != nil {
+			return err
+		}
+	}
 	return validateResource(c.Resource)
 }
 

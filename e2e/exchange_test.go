@@ -28,7 +28,8 @@ func TestTokenExchangeSubjectConfigWhileSubjectRefreshes(t *testing.T) {
 	)
 	env.sim.setKnobs(t, vendorsim.AgentSync, map[string]any{"lifetime": "12s"})
 	env.sim.setKnobs(t, vendorsim.Exchange, map[string]any{"subject_from": vendorsim.AgentSync})
-	configureVendor(t, subject, vendorsim.AgentSync, nil)
+	// The subject lets its token go to the exchange (the sim's origin).
+	configureVendor(t, subject, vendorsim.AgentSync, map[string]any{"exchange_urls": env.sim.base})
 	writeConfig(t, exchanger, map[string]any{
 		"token_url": env.sim.base + vendorsim.ExchangeTokenPath, "grant_type": "token_exchange",
 		"subject_config": subject, "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
