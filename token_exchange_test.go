@@ -186,15 +186,23 @@ func TestTokenExchangeSharesTheSubjectCache(t *testing.T) {
 	}
 }
 
+// exchangeFailing: A (client a, secret a-s3cret-value) exchanges B's token
+// (B's secret b-s3cret-value), the vendor of failing answers with mode;
+// the error is that of A's first read.
+func exchangeFailing(t *testing.T, failing string, mode vendorMode) (*exchangeEnv, error) {
+	env := newExchangeEnv(t)
+	env.v.setMode(failing, mode)
+	env.write("config/B", subjectConfig("B", "b-s3cret-value"))
+	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"client_id": "a", "client_secret": "a-s3cret-value"}))
+	_, err := env.do(logical.ReadOperation, "creds/A", nil)
+	return env, err
+}
+
 // TestTokenExchangeSubjectFails: without B's token A's grant fails naming
 // subject_config and B's own failure, and never B's secret; a still-valid
 // token of A keeps serving, with the failure as a warning.
 func TestTokenExchangeSubjectFails(t *testing.T) {
-	env := newExchangeEnv(t)
-	env.v.setMode("B", vendorMode{status: 401, oauthError: "invalid_client", echo: true})
-	env.write("config/B", subjectConfig("B", "b-s3cret-value"))
-	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"client_id": "a", "client_secret": "a-s3cret-value"}))
-	_, err := env.do(logical.ReadOperation, "creds/A", nil)
+	env, err := exchangeFailing(t, "B", vendorMode{status: 401, oauthError: "invalid_client", echo: true})
 	if err == nil || !strings.Contains(err.Error(), `subject_config "B"`) || !strings.Contains(err.Error(), "invalid_client") || codedStatus(err) != 502 {
 		t.Fatalf("A with B failing: %v (status %d)", err, codedStatus(err))
 	}
@@ -246,11 +254,7 @@ func TestTokenExchangeExpiresWithSubject(t *testing.T) {
 // request; B's token is cut out of A's error, status and logs, as A's own
 // secrets are.
 func TestTokenExchangeEchoNeverShowsTheSubject(t *testing.T) {
-	env := newExchangeEnv(t)
-	env.v.setMode("A", vendorMode{status: 400, oauthError: "invalid_request", echo: true})
-	env.write("config/B", subjectConfig("B", "b-s3cret"))
-	env.write("config/A", exchangeConfig("A", "B", map[string]interface{}{"client_id": "a", "client_secret": "a-s3cret-value"}))
-	_, err := env.do(logical.ReadOperation, "creds/A", nil)
+	env, err := exchangeFailing(t, "A", vendorMode{status: 400, oauthError: "invalid_request", echo: true})
 	if err == nil || codedStatus(err) != 502 {
 		t.Fatalf("echoing vendor: %v", err)
 	}
