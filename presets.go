@@ -110,7 +110,8 @@ var presets = map[string]preset{
 	},
 	// Databricks OAuth token federation ("Authenticate with an identity
 	// provider token", docs.databricks.com): RFC 8693 at the workspace's
-	// (or account's) <host>/oidc/v1/token, the federated JWT as
+	// <host>/oidc/v1/token (the account's endpoint has another path and
+	// takes no preset), the federated JWT as
 	// subject_token typed jwt, scope all-apis; client_id only for a
 	// service principal's federation policy, no client secret. 1 h tokens.
 	"databricks": {
