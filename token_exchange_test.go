@@ -107,8 +107,15 @@ func TestTokenExchangeRequestShape(t *testing.T) {
 		"client_id": "databricks-sp", "audience": "aud-x", "resource": "https://api.example/",
 		"requested_token_type": oauth.TokenTypeAccessToken, "scopes": "all-apis",
 	}))
-	a := env.read("creds/A").Data["access_token"].(string)
+	aData := env.read("creds/A").Data
+	a := aData["access_token"].(string)
 	b := env.read("creds/B").Data["access_token"].(string)
+	if aData["issued_token_type"] != oauth.TokenTypeAccessToken || aData["token_type"] != "Bearer" {
+		t.Fatalf("creds/A %v: want issued_token_type beside token_type", aData)
+	}
+	if _, ok := env.read("creds/B").Data["issued_token_type"]; ok {
+		t.Fatal("a client_credentials token shows issued_token_type")
+	}
 	form := env.formsOf("A")[0]
 	want := map[string]string{
 		"grant_type": oauth.TokenExchangeGrantType, "subject_token": b, "subject_token_type": oauth.TokenTypeAccessToken,

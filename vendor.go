@@ -77,7 +77,8 @@ func (c *connection) grant(ctx context.Context, now func() time.Time, subject oa
 		return nil, failureOf(err)
 	}
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
-		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation}, nil
+		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation,
+		IssuedTokenType: tok.IssuedTokenType}, nil
 }
 
 // failureOf is an oauth error as the back-off policy sees it.

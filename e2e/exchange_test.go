@@ -75,8 +75,12 @@ func TestTokenExchangeSubjectConfigWhileSubjectRefreshes(t *testing.T) {
 			t.Errorf("a read of %s returned the subject's token", exchanger)
 		}
 	}
-	if last := accessToken(t, readCreds(t, exchanger)); !env.sim.valid(t, vendorsim.Exchange, last) {
+	last := readCreds(t, exchanger)
+	if !env.sim.valid(t, vendorsim.Exchange, accessToken(t, last)) {
 		t.Errorf("the token read now is not a live token of the exchange")
+	}
+	if last.Data["issued_token_type"] != "urn:ietf:params:oauth:token-type:access_token" || last.Data["token_type"] != "Bearer" {
+		t.Errorf("creds data %v: want the exchange's issued_token_type beside token_type", keys(last.Data))
 	}
 	subjectIssued := env.sim.stats(t, vendorsim.AgentSync).TokensIssued - subjectBefore
 	x := env.sim.stats(t, vendorsim.Exchange)

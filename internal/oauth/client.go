@@ -209,7 +209,7 @@ func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectTo
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, IssuedTokenType: parsed.IssuedTokenType}
 	capAtSubject(tok, cfg, subject)
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(

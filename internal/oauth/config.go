@@ -106,6 +106,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
+	// IssuedTokenType is a token exchange's issued_token_type (RFC 8693
+	// 2.2.1), when the answer gave one.
+	IssuedTokenType string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

@@ -110,8 +110,8 @@ func TestSubjectSourceFailureAndCap(t *testing.T) {
 		return &SubjectToken{Token: "subj-tok", ExpiresAt: subjectExp}, nil
 	}
 	tok, err := c.Grant(context.Background(), cfg, clock, Hooks{})
-	if err != nil || !tok.ExpiresAt.Equal(now.Add(time.Hour)) {
-		t.Fatalf("uncapped: %v %v", tok, err)
+	if err != nil || !tok.ExpiresAt.Equal(now.Add(time.Hour)) || tok.IssuedTokenType != TokenTypeAccessToken {
+		t.Fatalf("uncapped: %+v %v", tok, err)
 	}
 	cfg.ExpiresWithSubject = true
 	tok, err = c.Grant(context.Background(), cfg, clock, Hooks{})
