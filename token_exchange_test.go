@@ -404,3 +404,16 @@ func TestExchangeURLsFollowTheSecrets(t *testing.T) {
 		t.Fatalf("A after B took its endpoint back: %v (%d requests, was %d)", err, len(env.v.requests("A")), n)
 	}
 }
+
+// TestDeletedSubject: deleting B leaves A's grants failing with a 502
+// naming subject_config and the missing config, without asking A's vendor.
+func TestDeletedSubject(t *testing.T) {
+	env := newExchangeEnv(t)
+	env.write("config/B", subjectConfig("B", "b-s3cret"))
+	env.write("config/A", exchangeConfig("A", "B", nil))
+	env.mustOK(logical.DeleteOperation, "config/B", nil)
+	_, err := env.do(logical.UpdateOperation, "rotate/A", nil)
+	if err == nil || codedStatus(err) != 502 || !strings.Contains(err.Error(), `subject_config "B": no vendor config named "B"`) || len(env.v.requests("A")) != 0 {
+		t.Fatalf("A after B's delete: %v (status %d, %d requests)", err, codedStatus(err), len(env.v.requests("A")))
+	}
+}
