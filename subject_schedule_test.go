@@ -21,7 +21,7 @@ import (
 )
 
 // TestSubjectChainSchedules: seeded schedules of concurrent reads,
-// rotates, clock jumps and config writes that point subject_config of
+// rotates, deletes, clock jumps and config writes that point subject_config of
 // four configs at one another (cycles and self-references among them,
 // verified or not), with the vendor's answers delayed by seeded yields so
 // that grants, their subject reads and the writes interleave differently
@@ -30,7 +30,8 @@ import (
 //     on it): a watchdog dumps the goroutines and fails after 60 s;
 //   - the stored subject_config graph, read under the writers' lock, is
 //     acyclic with chains of at most maxSubjectChain at every snapshot;
-//   - a refused write names subject_config;
+//   - a refused write names subject_config (its chain, or a verify grant
+//     whose subject chain met a deleted config);
 //   - every exchange that reached the vendor carried a live token the
 //     vendor issued to another config, and no read error or log shows one.
 func TestSubjectChainSchedules(t *testing.T) {
@@ -134,12 +135,14 @@ func waitOrDump(t *testing.T, wg *sync.WaitGroup, seed uint64) {
 // alone (a clock jump).
 func subjectStep(t *testing.T, env *exchangeEnv, seed uint64, intn func(int) int, cov *subjectCoverage) (op func(), barrier bool) {
 	name := subjectNames[intn(len(subjectNames))]
-	switch k := intn(11); {
+	switch k := intn(12); {
 	case k < 4:
 		return func() {
 			_, err := env.do(logical.ReadOperation, "creds/"+name, nil)
-			// Allowed: a subject's failure, a config changing under the read.
-			if err != nil && !strings.Contains(err.Error(), "subject_config") && !strings.Contains(err.Error(), "changed") {
+			// Allowed: a subject's failure, a config changing under the
+			// read, a config deleted.
+			if err != nil && !strings.Contains(err.Error(), "subject_config") && !strings.Contains(err.Error(), "changed") &&
+				codedStatus(err) != 404 {
 				t.Errorf("seed %d: read %s: %v", seed, name, err)
 			}
 		}, false
@@ -150,7 +153,8 @@ func subjectStep(t *testing.T, env *exchangeEnv, seed uint64, intn func(int) int
 			switch {
 			case err != nil:
 				t.Errorf("seed %d: write %s -> %s: %v", seed, name, subject, err)
-			case resp.IsError() && !strings.HasPrefix(resp.Error().Error(), "subject_config:"):
+			case resp.IsError() && !strings.HasPrefix(resp.Error().Error(), "subject_config:") &&
+				!strings.Contains(resp.Error().Error(), "no subject token: subject_config"): // a verify that met a deleted subject
 				t.Errorf("seed %d: write %s -> %s: %v", seed, name, subject, resp.Error())
 			case resp.IsError() && strings.Contains(resp.Error().Error(), "cycle"):
 				cov.cycles.Add(1)
@@ -168,6 +172,8 @@ func subjectStep(t *testing.T, env *exchangeEnv, seed uint64, intn func(int) int
 		return func() { _, _ = env.do(logical.UpdateOperation, "rotate/"+name, nil) }, false
 	case k == 9:
 		return func() { checkSubjectGraph(t, env, seed) }, false
+	case k == 10:
+		return func() { env.mustOK(logical.DeleteOperation, "config/"+name, nil) }, false
 	default:
 		return func() {
 			env.clock.Advance(time.Duration(intn(50)) * time.Minute)
@@ -184,11 +190,13 @@ func checkSubjectGraph(t *testing.T, env *exchangeEnv, seed uint64) {
 	edges := map[string]string{}
 	for _, n := range subjectNames {
 		cfg, err := loadConfig(context.Background(), env.storage, n)
-		if err != nil || cfg == nil {
+		if err != nil {
 			t.Errorf("seed %d: config %s: %v", seed, n, err)
 			return
 		}
-		edges[n] = cfg.SubjectConfig
+		if cfg != nil { // deleted: no edge
+			edges[n] = cfg.SubjectConfig
+		}
 	}
 	for _, n := range subjectNames {
 		chain := []string{n}
