@@ -28,6 +28,10 @@ type backend struct {
 	// refresh) with config writes and deletes.
 	flights singleflight.Group
 	locks   *nameLocks
+	// subjects serialises the config writes that set subject_config, so
+	// that the chain check and the store are one step (subject_chain.go);
+	// taken before any name lock.
+	subjects sync.Mutex
 
 	// transports are the vendor connection pools, one per TLS setting,
 	// shared by the configs (internal/oauth/transport.go).

@@ -16,6 +16,8 @@ const (
 	grantPassword          = oauth.GrantPassword
 	grantLogin             = oauth.GrantLogin
 	grantJWTBearer         = oauth.GrantJWTBearer
+	grantAccountCreds      = oauth.GrantAccountCredentials
+	grantTokenExchange     = oauth.GrantTokenExchange
 
 	bodyForm = oauth.BodyForm
 	bodyJSON = oauth.BodyJSON
@@ -25,6 +27,7 @@ const (
 	authPrivateKeyJWT   = oauth.AuthPrivateKeyJWT
 	authClientSecretJWT = oauth.AuthClientSecretJWT
 	authTLSClient       = oauth.AuthTLSClient
+	authNone            = oauth.AuthNone
 
 	keyRSA = oauth.KeyRSA
 	keyEC  = oauth.KeyEC
@@ -112,6 +115,24 @@ type vendorConfig struct {
 	IdentityTokenAudience string        `json:"identity_token_audience,omitempty"`
 	IdentityTokenTTL      time.Duration `json:"identity_token_ttl,omitempty"`
 
+	// account_credentials' account (Zoom).
+	AccountID string `json:"account_id,omitempty"`
+
+	// The token_exchange grant (RFC 8693): the config of this mount whose
+	// current token is the subject token (read through its cache, never
+	// stored here), the type it is sent as, the target and wanted type of
+	// the new token, and whether the new token dies with its subject.
+	SubjectConfig      string `json:"subject_config,omitempty"`
+	SubjectTokenType   string `json:"subject_token_type,omitempty"`
+	Audience           string `json:"audience,omitempty"`
+	Resource           string `json:"resource,omitempty"`
+	RequestedTokenType string `json:"requested_token_type,omitempty"`
+	ExpiresWithSubject *bool  `json:"expires_with_subject,omitempty"`
+	// ExchangeURLs are the token endpoints (compared by origin) to which
+	// this config's token may be sent as another config's subject token:
+	// none unless its owner names them (subject_chain.go).
+	ExchangeURLs []string `json:"exchange_urls,omitempty"`
+
 	// Not API fields (no schema entry, so never applied from a request nor
 	// shown on read): the key a rotate-key publishes before it signs, and
 	// whether token_url came from the issuer's discovery document.
@@ -170,6 +191,10 @@ func (c *vendorConfig) effective() *vendorConfig {
 	if eff.IdentityTokenTTL == 0 && eff.AssertionSource == sourceVaultIdentity {
 		eff.IdentityTokenTTL = defaultIdentityTokenTTL
 	}
+	if eff.SubjectTokenType == "" && eff.SubjectConfig != "" {
+		// Another config's token is an access token (RFC 8693 3).
+		eff.SubjectTokenType = oauth.TokenTypeAccessToken
+	}
 	if eff.AssertionTTL == 0 && eff.GrantType == grantJWTBearer {
 		eff.AssertionTTL = oauth.DefaultAssertionTTL
 	}
@@ -194,6 +219,10 @@ func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 
 func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *c.APIKeyInCreds }
 
+func (c *vendorConfig) expiresWithSubject() bool {
+	return c.ExpiresWithSubject != nil && *c.ExpiresWithSubject
+}
+
 // sentSecretsSet says, per write-only field whose value travels to the
 // token endpoint, whether the config holds one. A private key and the TLS
 // client key never leave Vault (a signature or a TLS handshake proves
@@ -202,5 +231,8 @@ func (c *vendorConfig) sentSecretsSet() map[string]bool {
 	return map[string]bool{
 		"client_secret": c.ClientSecret != "", "api_key": c.APIKey != "", "password": c.Password != "",
 		"secret_headers": len(c.SecretHeaders) > 0, "secret_params": len(c.SecretParams) > 0,
+		// Not write-only, but what it names travels: the subject config's
+		// token goes to this token endpoint, so a move names it again.
+		"subject_config": c.SubjectConfig != "",
 	}
 }

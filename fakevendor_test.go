@@ -251,9 +251,11 @@ func (v *fakeVendor) answer(req *http.Request, body, name, secret string, at tim
 	access := fmt.Sprintf("tok-%s-%d", name, v.seq)
 	v.issued[access] = issuedToken{name: name, secret: secret, expiresAt: at.Add(lifetime), idx: idx}
 	v.mu.Unlock()
-	return jsonResponse(req, http.StatusOK, map[string]interface{}{
-		"access_token": access, "token_type": "Bearer", "expires_in": int64(lifetime / time.Second),
-	})
+	doc := map[string]interface{}{"access_token": access, "token_type": "Bearer", "expires_in": int64(lifetime / time.Second)}
+	if form, _ := url.ParseQuery(body); form.Get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange" {
+		doc["issued_token_type"] = "urn:ietf:params:oauth:token-type:access_token" // RFC 8693 2.2.1
+	}
+	return jsonResponse(req, http.StatusOK, doc)
 }
 
 func requestBody(req *http.Request) string {

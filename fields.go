@@ -36,9 +36,9 @@ func configFields() map[string]*framework.FieldSchema {
 		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
 		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: " + strings.Join(presetNames(), ", ") + ", or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
-		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}) or jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer}},
+		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}), jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set), account_credentials (Zoom: account_id, Basic client auth) or token_exchange (RFC 8693: subject_config's token exchanged).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange}},
 		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
-		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2) or tls_client_auth (RFC 8705 2).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient}},
+		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2), tls_client_auth (RFC 8705 2) or none (no client credentials: token_exchange and jwt_bearer only).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone}},
 		"client_id":          str("OAuth client ID."),
 		"client_secret":      secret("OAuth client secret."),
 		"api_key":            secret("API key, sent in the api_key_header header."),
@@ -80,7 +80,26 @@ func configFields() map[string]*framework.FieldSchema {
 	for name, f := range assertionSourceFields() {
 		fields[name] = f
 	}
+	for name, f := range grantFields(str, boolean) {
+		fields[name] = f
+	}
 	return fields
+}
+
+// grantFields are the fields of the account_credentials and
+// token_exchange grants (RFC 8693 2.1), and exchange_urls, which lets a
+// config's token be another's subject token.
+func grantFields(str func(string) *framework.FieldSchema, boolean func(string, bool) *framework.FieldSchema) map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"account_id":           str("account_credentials: the account whose token is asked for (Zoom's Account ID)."),
+		"subject_config":       str("token_exchange: the name of another config of this mount whose current token (read through its cache) is the subject token."),
+		"subject_token_type":   str("token_exchange: the subject token's type (RFC 8693 3; default urn:ietf:params:oauth:token-type:access_token)."),
+		"audience":             str("token_exchange: where the new token is to be used (RFC 8693 2.1 audience); Google STS: the workload identity provider."),
+		"resource":             str("token_exchange: the URI of the service the new token is for (RFC 8693 2.1 resource)."),
+		"requested_token_type": str("token_exchange: the type of token wanted (RFC 8693 3); default the server's choice."),
+		"expires_with_subject": boolean("token_exchange: the new token expires no later than the subject token (vendors whose exchanged token dies with its subject).", false),
+		"exchange_urls":        {Type: framework.TypeCommaStringSlice, Description: "Token endpoints (compared by scheme, host and port) to which this config's token may be sent as the subject token of another config's token_exchange; none by default. Adding one asks for this config's write-only credentials again."},
+	}
 }
 
 func stringsToIfaces(ss []string) []interface{} {

@@ -14,7 +14,7 @@ import (
 // or a lower layer declare, never a path file's or a higher layer's. The
 // paths, periodic.go and the files around the backend sit above all.
 var lifecycleLayers = [][]string{
-	{"lifecycle.go"},
+	{"lifecycle.go", "subject.go"},
 	{"readmark.go"},
 	{"entry.go"},
 	{"namelock.go", "storage.go", "timing.go"},

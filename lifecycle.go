@@ -311,7 +311,7 @@ func (b *backend) grantNow(ctx context.Context, r *grantRun) (*served, error) {
 	}
 	gctx, cancel := r.grantContext(ctx)
 	defer cancel()
-	tok, fail := r.e.conn.grant(gctx, b.now)
+	tok, fail := r.e.conn.grant(gctx, b.now, b.subjectSource(r.s, r.e.conn))
 	if fail == nil {
 		if err := storeToken(ctx, r.s, name, tok); err != nil {
 			fail = transient(fmt.Errorf("vendor config %q: the new token could not be cached, so it is not handed out: %w", name, err))

@@ -56,6 +56,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	budget := b.newWriteBudget()
+	defer b.lockSubjects(d)() // before the name lock (subject_chain.go)
 	unlock := b.locks.lock(name)
 	defer unlock()
 	old, err := loadConfig(ctx, req.Storage, name)
@@ -88,6 +89,11 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := b.checkAssertionSource(ctx, req.Storage, eff); err != nil {
 		return refusal(err)
 	}
+	if _, ok := d.GetOk("subject_config"); ok {
+		if err := checkSubjectChain(ctx, req.Storage, name, origin(eff.TokenURL), cfg.SubjectConfig); err != nil {
+			return subjectChainRefusal(err)
+		}
+	}
 	generated, err := ensureSigningKey(cfg, eff)
 	if err != nil {
 		return logical.ErrorResponse(err.Error()), nil
@@ -96,6 +102,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := apiKeyStaysUnread(old, cfg, d); err != nil {
+		return logical.ErrorResponse(err.Error()), nil
+	}
+	if err := exchangeURLsNeedSecrets(old, cfg, d); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
 	if err := audienceFollowsHost(cfg, d); err != nil {
@@ -232,6 +241,7 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 func requestChanged(old, cur *vendorConfig) bool {
 	strip := func(c vendorConfig) vendorConfig {
 		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
+		c.ExchangeURLs = nil // where its token may go, not how it is asked for
 		return c
 	}
 	return !reflect.DeepEqual(strip(*old), strip(*cur))
@@ -373,9 +383,9 @@ credentials_json are write-only: a read shows client_secret_set,
 api_key_set, password_set, ... instead.
 
 A preset (alphasense, alertsite, alation, agentsync, google, salesforce,
-docusign, box) fills the defaults
+docusign, box, zoom, databricks, google-sts) fills the defaults
 for that vendor; any field given explicitly wins. Writes are partial:
 fields not given keep their value. Changing a credential or a request
 field drops the cached token; changing only refresh_before, max_ttl,
-lease, timeout or api_key_in_creds keeps it.
+lease, timeout, api_key_in_creds or exchange_urls keeps it.
 `

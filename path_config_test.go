@@ -228,7 +228,7 @@ func TestPresetsListAndRead(t *testing.T) {
 	env := newTestEnv(t)
 	list := env.mustOK(logical.ListOperation, "presets/", nil)
 	keys := list.Data["keys"].([]string)
-	if strings.Join(keys, ",") != "agentsync,alation,alertsite,alphasense,box,docusign,google,salesforce" {
+	if strings.Join(keys, ",") != "agentsync,alation,alertsite,alphasense,box,databricks,docusign,google,google-sts,salesforce,zoom" {
 		t.Fatalf("presets = %v", keys)
 	}
 	resp := env.read("presets/alertsite")

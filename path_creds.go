@@ -25,12 +25,13 @@ func pathCreds(b *backend) *framework.Path {
 }
 
 var credsResponseFields = map[string]*framework.FieldSchema{
-	"access_token":    {Type: framework.TypeString, Description: "The vendor's access token."},
-	"token_type":      {Type: framework.TypeString, Description: "Token type, Bearer unless the vendor says otherwise."},
-	"expires_at":      {Type: framework.TypeString, Description: "RFC 3339 time at which the vendor's token expires."},
-	"api_key":         {Type: framework.TypeString, Description: "The API key, only with api_key_in_creds=true."},
-	"ttl":             {Type: framework.TypeInt, Description: "Seconds the token may be used, only with lease=false."},
-	"rotation_period": {Type: framework.TypeInt, Description: "Seconds one token is handed out before the next is minted, only with lease=false (makes Vault Agent re-read after ttl)."},
+	"access_token":      {Type: framework.TypeString, Description: "The vendor's access token."},
+	"token_type":        {Type: framework.TypeString, Description: "Token type, Bearer unless the vendor says otherwise."},
+	"expires_at":        {Type: framework.TypeString, Description: "RFC 3339 time at which the vendor's token expires."},
+	"api_key":           {Type: framework.TypeString, Description: "The API key, only with api_key_in_creds=true."},
+	"issued_token_type": {Type: framework.TypeString, Description: "token_exchange: the issued_token_type the vendor answered (RFC 8693 2.2.1), when it gave one."},
+	"ttl":               {Type: framework.TypeInt, Description: "Seconds the token may be used, only with lease=false."},
+	"rotation_period":   {Type: framework.TypeInt, Description: "Seconds one token is handed out before the next is minted, only with lease=false (makes Vault Agent re-read after ttl)."},
 }
 
 func (b *backend) pathCredsRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -57,6 +58,9 @@ func (b *backend) credsResponse(cfg *vendorConfig, tok *cachedToken, at time.Tim
 	data["access_token"] = tok.boxed.accessToken
 	data["token_type"] = tok.boxed.tokenType
 	data["expires_at"] = tok.boxed.expiresAt
+	if tok.boxed.issuedTokenType != nil {
+		data["issued_token_type"] = tok.boxed.issuedTokenType
+	}
 	if cfg.apiKeyInCreds() {
 		data["api_key"] = cfg.APIKey
 	}

@@ -208,6 +208,66 @@ var presets = map[string]preset{
 		MaxAssertionTTL: 60 * time.Second,
 		ClaimValues:     map[string][]string{"box_sub_type": {"enterprise", "user"}},
 	},
+	// Zoom Server-to-Server OAuth ("Using Server-to-Server OAuth",
+	// developers.zoom.us): POST https://zoom.us/oauth/token with
+	// grant_type=account_credentials and account_id, the app's client ID
+	// and secret as HTTP Basic; 1 h tokens, no refresh token.
+	"zoom": {
+		Vendor: "Zoom Server-to-Server OAuth",
+		Docs:   "POST https://zoom.us/oauth/token, grant_type=account_credentials&account_id=..., HTTP Basic client auth; 1 h tokens",
+		Defaults: vendorConfig{
+			TokenURL:   "https://zoom.us/oauth/token",
+			GrantType:  grantAccountCreds,
+			BodyFormat: bodyForm,
+			ClientAuth: authBasic,
+		},
+		Requires:   []string{"client_id", "client_secret", "account_id"},
+		KnownHosts: []string{"zoom.us"},
+		Lifetime:   time.Hour,
+	},
+	// Databricks OAuth token federation ("Authenticate with an identity
+	// provider token", docs.databricks.com): RFC 8693 at the workspace's
+	// <host>/oidc/v1/token (the account's endpoint has another path and
+	// takes no preset), the federated JWT as
+	// subject_token typed jwt, scope all-apis; client_id only for a
+	// service principal's federation policy, no client secret. 1 h tokens.
+	"databricks": {
+		Vendor: "Databricks OAuth token federation",
+		Docs:   "POST <workspace URL>/oidc/v1/token, token_exchange, subject_token_type jwt, scope all-apis; token_url is your workspace URL",
+		Defaults: vendorConfig{
+			GrantType:        grantTokenExchange,
+			BodyFormat:       bodyForm,
+			ClientAuth:       authBody,
+			SubjectTokenType: oauth.TokenTypeJWT,
+			Scopes:           []string{"all-apis"},
+		},
+		TokenPath: "/oidc/v1/token",
+		Lifetime:  time.Hour,
+	},
+	// Google Cloud's Security Token Service (workload identity federation,
+	// "projects.locations.workloadIdentityPools.providers", and the STS
+	// v1 token method, cloud.google.com): RFC 8693 with no client
+	// authentication, audience = the workload identity provider's full
+	// resource name, an external JWT as subject. Its expires_in is absent
+	// when the subject is a Google user's access token: the new token then
+	// expires with the subject, hence expires_with_subject.
+	"google-sts": {
+		Vendor: "Google Cloud Security Token Service",
+		Docs:   "POST https://sts.googleapis.com/v1/token, token_exchange, no client auth, audience //iam.googleapis.com/projects/<n>/locations/global/workloadIdentityPools/<pool>/providers/<provider>; at most 1 h tokens",
+		Defaults: vendorConfig{
+			TokenURL:           "https://sts.googleapis.com/v1/token",
+			GrantType:          grantTokenExchange,
+			BodyFormat:         bodyForm,
+			ClientAuth:         authNone,
+			SubjectTokenType:   oauth.TokenTypeJWT,
+			RequestedTokenType: oauth.TokenTypeAccessToken,
+			Scopes:             []string{"https://www.googleapis.com/auth/cloud-platform"},
+			ExpiresWithSubject: boolPtr(true),
+		},
+		Requires:   []string{"audience"},
+		KnownHosts: []string{"sts.googleapis.com"},
+		Lifetime:   time.Hour,
+	},
 }
 
 func presetNames() []string {

@@ -17,6 +17,8 @@ type cachedToken struct {
 	MintedAt    time.Time `json:"minted_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	Generation  uint64    `json:"generation"`
+	// IssuedTokenType: a token exchange's RFC 8693 issued_token_type.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 
 	// read: somebody was served this token; only those are refreshed
 	// proactively (readmark.go persists it for the next active node).
@@ -25,7 +27,7 @@ type cachedToken struct {
 	// boxed holds the reader-facing values, formatted and boxed once per
 	// token rather than on every cache hit (the hot path's allocations).
 	boxOnce sync.Once
-	boxed   struct{ accessToken, tokenType, expiresAt interface{} }
+	boxed   struct{ accessToken, tokenType, expiresAt, issuedTokenType interface{} }
 }
 
 // boxedBearer is the token type nearly every token has, boxed once for
@@ -42,6 +44,9 @@ func (t *cachedToken) box() {
 			t.boxed.tokenType = t.TokenType
 		}
 		t.boxed.expiresAt = t.ExpiresAt.UTC().Format(time.RFC3339)
+		if t.IssuedTokenType != "" {
+			t.boxed.issuedTokenType = t.IssuedTokenType
+		}
 	})
 }
 

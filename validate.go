@@ -119,14 +119,15 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateSizes(raw) },
 		func() error { return validateTokenURL(eff.TokenURL) },
 		func() error {
-			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer)
+			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange)
 		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
 		func() error {
-			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient)
+			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone)
 		},
 		func() error { return validateCredentials(eff) },
 		func() error { return validateClientAuth(raw, eff) },
+		func() error { return validateGrantFields(eff) },
 		func() error { return validateDurations(eff) },
 		func() error { return validateAPIKey(eff) },
 		func() error { return validateHeaders(eff) },
@@ -259,12 +260,7 @@ func isLoopback(host string) bool {
 
 // validateCredentials asks for what each grant sends.
 func validateCredentials(c *vendorConfig) error {
-	need := map[string][]string{
-		grantPassword:          {"client_id", "username", "password"},
-		grantLogin:             {"username", "password"},
-		grantClientCredentials: {"client_id"},
-		grantJWTBearer:         {"client_id"}, // the assertion's iss
-	}[c.GrantType]
+	need := grantNeeds[c.GrantType]
 	switch {
 	case c.GrantType == grantJWTBearer && c.AssertionSource != sourceKey:
 		need = nil // the assertion's iss is the mount's issuer or Vault's, not client_id
@@ -273,7 +269,7 @@ func validateCredentials(c *vendorConfig) error {
 	}
 	switch {
 	case c.GrantType == grantLogin:
-	case (c.ClientAuth == authBody || c.ClientAuth == authBasic) && c.GrantType != grantClientCredentials:
+	case (c.ClientAuth == authBody || c.ClientAuth == authBasic) && publicClientGrants[c.GrantType]:
 		// A public client of the password grant sends no secret (RFC 6749 4.3, 2.1).
 	default:
 		need = append(need, clientAuthNeeds[c.ClientAuth]...)
@@ -283,6 +279,7 @@ func validateCredentials(c *vendorConfig) error {
 		"password": c.Password, "api_key": c.APIKey,
 		"tls_client_cert": c.TLSClientCert, "tls_client_key": c.TLSClientKey,
 		"subject": c.Subject, "assertion_issuer": c.AssertionIssuer,
+		"account_id": c.AccountID, "subject_config": c.SubjectConfig, "audience": c.Audience,
 	}
 	// The preset's own needs first: they say what the vendor calls the
 	// field (Google's assertion_issuer, where client_id would mislead).
@@ -300,6 +297,24 @@ func validateCredentials(c *vendorConfig) error {
 	}
 	return nil
 }
+
+// grantNeeds: what each grant sends beyond client authentication.
+var grantNeeds = map[string][]string{
+	grantPassword:          {"client_id", "username", "password"},
+	grantLogin:             {"username", "password"},
+	grantClientCredentials: {"client_id"},
+	grantJWTBearer:         {"client_id"}, // the assertion's iss
+	grantAccountCreds:      {"client_id", "account_id"},
+	// client_id is optional: Databricks' federation policy of a service
+	// principal wants it, an account-wide policy and Google STS do not.
+	grantTokenExchange: {"subject_config"},
+}
+
+// publicClientGrants may run with body or basic client authentication
+// and no client_secret: a public client (RFC 6749 2.1) of the password
+// grant, jwt_bearer (RFC 7523 2.1: client authentication optional) and
+// token_exchange (RFC 8693 2.1: the same).
+var publicClientGrants = map[string]bool{grantPassword: true, grantJWTBearer: true, grantTokenExchange: true}
 
 // clientAuthNeeds: what each client_auth cannot do without, beyond
 // client_id. private_key_jwt generates its key when none is written. A

@@ -69,18 +69,23 @@ func (c *connection) release() { c.client.Close() }
 // grant runs the vendor's token request once (with bounded retries) and
 // returns the token to cache, or why not. Every failure's error is a
 // CodedError (502/504) with the config's secrets redacted.
-func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedToken, *grantFailure) {
+//
+// subject supplies token_exchange's subject token (nil for other grants):
+// the lifecycle makes it (subject.go), so that this adapter never calls up.
+func (c *connection) grant(ctx context.Context, now func() time.Time, subject oauth.SubjectSource) (*cachedToken, *grantFailure) {
 	// The description is made per grant, not held: 10 000 warm configs
 	// would hold 10 000 copies of their settings for the rare grant.
 	oc := oauthConfigOf(c.name, c.cfg)
 	oc.UserAgent = c.b.pluginUserAgent(ctx)
 	oc.AssertionSupplier = c.supplier
+	oc.SubjectSource = subject
 	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
 		return nil, failureOf(withHint(c.cfg, err))
 	}
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
-		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation}, nil
+		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation,
+		IssuedTokenType: tok.IssuedTokenType}, nil
 }
 
 // failureOf is an oauth error as the back-off policy sees it.
@@ -119,7 +124,10 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
 		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
 		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
-		Servable:         servableToken,
+		AccountID:        eff.AccountID,
+		SubjectTokenType: eff.SubjectTokenType, Audience: eff.Audience, Resource: eff.Resource,
+		RequestedTokenType: eff.RequestedTokenType, ExpiresWithSubject: eff.expiresWithSubject(),
+		Servable: servableToken,
 	}
 	if eff.NextPrivateKey != "" {
 		oc.OtherKeys = []string{eff.NextPrivateKey}

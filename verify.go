@@ -52,7 +52,7 @@ func (b *backend) verifyGrant(ctx context.Context, s logical.Storage, name strin
 		return nil, nil, err
 	}
 	defer conn.release()
-	tok, fail := conn.grant(ctx, b.now)
+	tok, fail := conn.grant(ctx, b.now, b.subjectSource(s, conn))
 	if fail == nil {
 		return tok, nil, nil
 	}

@@ -261,7 +261,7 @@ func TestSecretsAudit(t *testing.T) {
 	rec.phase = "presets"
 	presets := parseAnswer(t, rec.want(t, 200, "LIST", "presets", nil)).Data["keys"]
 	list, _ := presets.([]any)
-	if want := []string{"agentsync", "alation", "alertsite", "alphasense", "box", "docusign", "google", "salesforce"}; !slices.Equal(setNames(presets), want) {
+	if want := []string{"agentsync", "alation", "alertsite", "alphasense", "box", "databricks", "docusign", "google", "google-sts", "salesforce", "zoom"}; !slices.Equal(setNames(presets), want) {
 		t.Errorf("list presets/: %v, want the presets %v", presets, want)
 	}
 	for _, p := range list {

@@ -1,4 +1,5 @@
-// Command vendorsim serves the five simulated vendor token endpoints (see
+// Command vendorsim serves the five simulated vendor token endpoints and
+// the grant modes (Zoom's account_credentials, an RFC 8693 exchange; see
 // internal/vendorsim) as a separate process, for end-to-end tests and the
 // demo. It prints its base URL on stdout and, with -addr-file, writes it to
 // a file once listening; /_sim/ endpoints steer it.

@@ -23,7 +23,9 @@ type bodySource struct {
 	grant  grant
 	auth   clientAuth
 	signer *assertionSigner
-	now    func() time.Time
+	// subject is the grant's subject token (token_exchange), one per grant.
+	subject *SubjectToken
+	now     func() time.Time
 
 	mu      sync.Mutex
 	pending []byte
@@ -60,7 +62,7 @@ func (s *bodySource) build() ([]byte, error) {
 		return nil, err
 	}
 	s.sent = append(s.sent, assertion)
-	return encodeBody(s.cfg, s.grant, s.auth, assertion)
+	return encodeBody(s.cfg, s.grant, s.auth, grantInputs{assertion: assertion, subject: s.subject})
 }
 
 // assertion is this attempt's assertion: supplied (AssertionSupplier),

@@ -48,6 +48,9 @@ func NewClient(cfg *Config, pool *Pool) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := g.takesClientAuth(cfg.GrantType, cfg.ClientAuth); err != nil {
+		return nil, err
+	}
 	if g.signs && auth.key != nil {
 		return nil, errTwoAssertions(cfg)
 	}
@@ -96,12 +99,19 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
 	// Its tables are built only if an error needs them.
 	red := newRedactor(cfg)
+	// The subject token is had before the grant's own clock starts: the
+	// source may run another connection's grant, on that one's timeout.
+	subject, err := subjectFor(ctx, cfg, g)
+	if err != nil {
+		return nil, subjectError(cfg.Name, err, red)
+	}
+	red = red.withAssertions(subjectSecrets(subject))
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
 	sentAt := now()
-	src := &bodySource{ctx: ctx, cfg: cfg, grant: g, auth: auth, signer: c.signer, now: now}
+	src := &bodySource{ctx: ctx, cfg: cfg, grant: g, auth: auth, signer: c.signer, subject: subject, now: now}
 	req, err := newTokenRequest(ctx, cfg, auth, src)
 	if err != nil {
 		return nil, transportError(cfg.Name, err, red)
@@ -130,7 +140,7 @@ func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.R
 	if err != nil {
 		return nil, readError(ctx, cfg, resp.StatusCode, err, red)
 	}
-	return interpret(cfg, resp, body, sentAt, now(), red)
+	return interpret(cfg, resp, body, src.subject, sentAt, now(), red)
 }
 
 // httpClient is the retrying HTTP client of one grant.
@@ -189,7 +199,7 @@ func readError(ctx context.Context, cfg *Config, status int, err error, red *red
 }
 
 // interpret turns the vendor's answer into a token or a clear failure.
-func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
+func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectToken, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return nil, vendorStatusError(cfg.Name, resp.StatusCode,
@@ -206,7 +216,8 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, IssuedTokenType: parsed.IssuedTokenType}
+	capAtSubject(tok, cfg, subject)
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",

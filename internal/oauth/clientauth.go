@@ -18,6 +18,9 @@ const (
 	AuthPrivateKeyJWT   = "private_key_jwt"   // RFC 7523 2.2 / OIDC Core 9
 	AuthClientSecretJWT = "client_secret_jwt" // RFC 7523 2.2 / OIDC Core 9
 	AuthTLSClient       = "tls_client_auth"   // RFC 8705 2
+	// AuthNone sends no client credentials at all (RFC 8414 2's "none"):
+	// grants whose client is optional only (Google STS's token exchange).
+	AuthNone = "none"
 )
 
 // clientAuth is what one method adds to the token request.
@@ -44,6 +47,7 @@ var clientAuths = map[string]clientAuth{
 	}},
 	AuthPrivateKeyJWT:   {registered: "private_key_jwt", fields: assertionFields, key: assertionKeyPrivate},
 	AuthClientSecretJWT: {registered: "client_secret_jwt", fields: assertionFields, key: assertionKeySecret},
+	AuthNone:            {registered: "none"},
 	AuthTLSClient: {registered: "tls_client_auth", fields: func(f map[string]string, c *Config, _ string) {
 		f["client_id"] = c.ClientID // RFC 8705 2.1: the certificate does the rest
 	}},

@@ -68,6 +68,19 @@ type Config struct {
 	// a token its platform mints (Vault's plugin identity token).
 	AssertionSupplier AssertionSupplier
 
+	// AccountID is account_credentials' account (Zoom).
+	AccountID string
+
+	// Token exchange (RFC 8693 2.1): where the subject token comes from,
+	// the type it is sent as (SubjectSource's when empty), and the
+	// optional target and wanted type of the new token.
+	SubjectSource                          SubjectSource
+	SubjectTokenType                       string
+	Audience, Resource, RequestedTokenType string
+	// ExpiresWithSubject caps the new token's expiry at the subject
+	// token's: for vendors whose exchanged token dies with its subject.
+	ExpiresWithSubject bool
+
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
 	OtherKeys []string
@@ -119,6 +132,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
+	// IssuedTokenType is a token exchange's issued_token_type (RFC 8693
+	// 2.2.1), when the answer gave one.
+	IssuedTokenType string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

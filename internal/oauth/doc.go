@@ -12,7 +12,9 @@
 //	client.go      NewClient, Client.Grant: send, read, interpret
 //	grants.go      the grant table; grant_<name>.go one grant type each
 //	clientauth.go  the client-auth table (body, basic, private_key_jwt,
-//	               client_secret_jwt, tls_client_auth)
+//	               client_secret_jwt, tls_client_auth, none)
+//	subject.go     token_exchange's subject token: SubjectSource, the
+//	               caller's supplier, called once per grant
 //	assertion.go   RFC 7523 assertions (client, jwt_bearer); signingkey.go keys
 //	request.go     the token request; body.go a fresh body per attempt
 //	response.go    reading a 2xx answer; jwt.go a JWT token's exp
@@ -24,7 +26,7 @@
 //	discovery.go   authorization server metadata (OIDC Discovery, RFC 8414)
 //	text.go        quoting operator text, comparing origins
 //
-// A new grant type (token exchange, say) is one file:
+// A new grant type (account_credentials, say) is one file:
 // copy grant_password.go to grant_<name>.go, say what it puts in the body
 // and whether the client authenticates, and add its row to grants in
 // grants.go. A new client authentication is a row of clientAuths in

@@ -7,11 +7,12 @@ package oauth
 // client_secret (Box wants client_id and client_secret in the body);
 // otherwise the body is the grant alone, as Google and Salesforce expect.
 var jwtBearerGrant = grant{
-	fields: func(f map[string]string, c *Config, assertion string) {
+	fields: func(f map[string]string, c *Config, in grantInputs) {
 		f["grant_type"] = JWTBearerGrantType
-		f["assertion"] = assertion
+		f["assertion"] = in.assertion
 	},
-	authenticates: true,
-	secretOnly:    true,
-	signs:         true,
+	authenticates:  true,
+	secretOnly:     true,
+	signs:          true,
+	clientOptional: true,
 }

@@ -14,13 +14,36 @@ const (
 	// JWTBearerGrantType is the grant_type it sends.
 	GrantJWTBearer     = "jwt_bearer"
 	JWTBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantAccountCredentials is Zoom's server-to-server OAuth grant:
+	// grant_type=account_credentials with the account_id, the client
+	// authenticated by HTTP Basic.
+	GrantAccountCredentials = "account_credentials"
+	// GrantTokenExchange is RFC 8693's token exchange; TokenExchangeGrantType
+	// is the grant_type it sends (2.1).
+	GrantTokenExchange     = "token_exchange"
+	TokenExchangeGrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
+
+// RFC 8693 3 token type identifiers.
+const (
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
+	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
+)
+
+// grantInputs are what one attempt's body is made of beyond the config:
+// the grant's signed assertion (jwt_bearer) and the subject token
+// (token_exchange), each a credential the redactor cuts out.
+type grantInputs struct {
+	assertion string
+	subject   *SubjectToken
+}
 
 // grant is how one grant type builds its token request.
 type grant struct {
 	// fields puts the grant's own parameters in the body; assertion is
 	// this attempt's grant assertion when the grant signs one.
-	fields func(f map[string]string, c *Config, assertion string)
+	fields func(f map[string]string, c *Config, in grantInputs)
 	// authenticates: the request carries client authentication
 	// (clientAuths); a plain login has no client.
 	authenticates bool
@@ -31,6 +54,14 @@ type grant struct {
 	// signs: the grant itself is an assertion signed with the config's
 	// private key (assertionKeyPrivate), made afresh per attempt.
 	signs bool
+	// clientOptional: the grant works without any client authentication
+	// (client_auth=none), as RFC 8693 2.1 and RFC 7523 2.1 allow and
+	// Google's STS requires. Grants whose server must know the client
+	// (client_credentials, password, account_credentials) refuse none.
+	clientOptional bool
+	// exchanges: the body carries a subject token (Config.SubjectSource),
+	// fetched once per grant.
+	exchanges bool
 }
 
 // clientAuthenticates: whether c's request carries its client
@@ -39,11 +70,22 @@ func (g grant) clientAuthenticates(c *Config) bool {
 	return g.authenticates && (!g.secretOnly || c.ClientSecret != "")
 }
 
+// takesClientAuth says whether the grant may run with client_auth (an
+// error naming client_auth when not).
+func (g grant) takesClientAuth(name, clientAuth string) error {
+	if clientAuth == AuthNone && g.authenticates && !g.clientOptional {
+		return fmt.Errorf("client_auth: none sends no client credentials; grant_type %s needs the client authenticated", name)
+	}
+	return nil
+}
+
 var grants = map[string]grant{
-	GrantClientCredentials: clientCredentialsGrant,
-	GrantPassword:          passwordGrant,
-	GrantLogin:             loginGrant,
-	GrantJWTBearer:         jwtBearerGrant,
+	GrantClientCredentials:  clientCredentialsGrant,
+	GrantPassword:           passwordGrant,
+	GrantLogin:              loginGrant,
+	GrantJWTBearer:          jwtBearerGrant,
+	GrantAccountCredentials: accountCredentialsGrant,
+	GrantTokenExchange:      tokenExchangeGrant,
 }
 
 // Grants are the grant types the package knows.
@@ -60,4 +102,11 @@ func grantOf(c *Config) (grant, error) {
 		return grant{}, fmt.Errorf("grant_type: unknown %s", Quote(name))
 	}
 	return g, nil
+}
+
+// NeedsClient says whether grantType's server must authenticate the
+// client, so client_auth=none cannot serve it.
+func NeedsClient(grantType string) bool {
+	g, ok := grants[grantType]
+	return ok && g.takesClientAuth(grantType, AuthNone) != nil
 }

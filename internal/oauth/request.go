@@ -12,18 +12,18 @@ import (
 
 // bodyFields are the token request's parameters: the config's own, then
 // the grant's (grants), the client authentication's (clientAuths) and the
-// scope; assertion is this attempt's assertion, if the grant or client_auth
-// signs one (never both: NewClient refuses that).
-func bodyFields(cfg *Config, g grant, auth clientAuth, assertion string) map[string]string {
+// scope; in.assertion is this attempt's assertion, if the grant or
+// client_auth signs one (never both: NewClient refuses that).
+func bodyFields(cfg *Config, g grant, auth clientAuth, in grantInputs) map[string]string {
 	f := map[string]string{}
 	for _, m := range []map[string]string{cfg.Params, cfg.SecretParams} {
 		for k, v := range m {
 			f[k] = v
 		}
 	}
-	g.fields(f, cfg, assertion)
+	g.fields(f, cfg, in)
 	if g.clientAuthenticates(cfg) && auth.fields != nil {
-		auth.fields(f, cfg, assertion)
+		auth.fields(f, cfg, in.assertion)
 	}
 	if len(cfg.Scopes) > 0 && !(g.signs && cfg.ScopeInAssertion) {
 		f["scope"] = strings.Join(cfg.Scopes, " ")
@@ -31,8 +31,8 @@ func bodyFields(cfg *Config, g grant, auth clientAuth, assertion string) map[str
 	return f
 }
 
-func encodeBody(cfg *Config, g grant, auth clientAuth, assertion string) ([]byte, error) {
-	fields := bodyFields(cfg, g, auth, assertion)
+func encodeBody(cfg *Config, g grant, auth clientAuth, in grantInputs) ([]byte, error) {
+	fields := bodyFields(cfg, g, auth, in)
 	if cfg.BodyFormat == BodyJSON {
 		return json.Marshal(fields)
 	}

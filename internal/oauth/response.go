@@ -37,6 +37,9 @@ type TokenResponse struct {
 	// FromJWT says the token's exp claim decided the lifetime: there was no
 	// expires_in, or exp comes before it.
 	FromJWT bool
+	// IssuedTokenType is RFC 8693 2.2.1's issued_token_type, when the
+	// answer has a well-formed one ("" otherwise).
+	IssuedTokenType string
 }
 
 // ParseTokenResponse reads a 2xx body with the config's field names. Every
@@ -62,7 +65,7 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 	if err != nil {
 		return nil, err
 	}
-	out := &TokenResponse{AccessToken: tok, TokenType: typ}
+	out := &TokenResponse{AccessToken: tok, TokenType: typ, IssuedTokenType: issuedTokenType(doc)}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
 		return nil, err
@@ -158,6 +161,21 @@ func tokenTypeField(doc map[string]interface{}, field string) (string, error) {
 		return "", fmt.Errorf("response field %q holds %s at byte %d: a token type is a name or a URI (RFC 6749 A.13)", field, describeRune(r), i)
 	}
 	return s, nil
+}
+
+// issuedTokenType is the answer's RFC 8693 2.2.1 issued_token_type: shown
+// to readers beside token_type, so only a string of a token type's
+// characters and length; anything else is left out rather than failing a
+// grant over a field that only informs.
+func issuedTokenType(doc map[string]interface{}) string {
+	s, ok := doc["issued_token_type"].(string)
+	if !ok || s == "" || len(s) > maxTokenTypeBytes {
+		return ""
+	}
+	if _, _, bad := firstInvalid(s, isTokenTypeChar); bad {
+		return ""
+	}
+	return s
 }
 
 func firstInvalid(s string, valid func(rune) bool) (int, rune, bool) {

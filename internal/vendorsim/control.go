@@ -44,7 +44,7 @@ func (s *Sim) withVendor(h func(http.ResponseWriter, *http.Request, string)) htt
 
 func (s *Sim) handleAllStats(w http.ResponseWriter, _ *http.Request) {
 	all := map[string]Stats{}
-	for _, v := range Vendors {
+	for _, v := range simulated {
 		all[v] = s.Stats(v)
 	}
 	writeJSON(w, http.StatusOK, all)

@@ -43,11 +43,11 @@ func TestControlEndpoints(t *testing.T) {
 
 	var all map[string]Stats
 	if err := json.Unmarshal(ctl(t, "GET", srv.URL+"/_sim/stats", "").body, &all); err != nil ||
-		len(all) != len(Vendors) || all[AlertSite] != (Stats{TokenRequests: 2, TokensIssued: 1}) {
+		len(all) != len(Vendors)+len(Modes) || all[AlertSite] != (Stats{TokenRequests: 2, TokensIssued: 1}) {
 		t.Fatalf("stats %v (%v)", all, err)
 	}
 	if a := ctl(t, "GET", srv.URL+"/_sim/stats/alertsite", ""); string(a.body) !=
-		`{"token_requests":2,"tokens_issued":1,"api_requests":0,"api_accepted":0,"api_rejected":0,"jwks_fetches":0}` {
+		`{"token_requests":2,"tokens_issued":1,"api_requests":0,"api_accepted":0,"api_rejected":0,"jwks_fetches":0,"subject_tokens":0}` {
 		t.Errorf("vendor stats %s", a.body)
 	}
 	if a := ctl(t, "GET", srv.URL+"/_sim/valid/alertsite?token="+url.QueryEscape(tok), ""); string(a.body) != `{"valid":true}` {

@@ -13,4 +13,7 @@
 // the jwt_bearer knob too, the token endpoint takes RFC 7523 2.1's grant
 // instead of the vendor's own and checks the assertion as a relying party
 // does (bearer.go), and /_sim/assertions/<vendor> hands out what it got.
+// Two grant modes sit beside the vendors (grants.go): Zoom's
+// account_credentials, and an RFC 8693 token exchange that accepts only
+// live tokens the simulator itself issued as subject tokens.
 package vendorsim

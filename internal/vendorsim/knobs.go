@@ -69,6 +69,9 @@ type Knobs struct {
 	// takes RFC 7523 2.1's grant, an assertion verified against JWKSURL
 	// and checked against the rule, instead of the vendor's own grant.
 	JWTBearer *BearerRule
+	// SubjectFrom, in the exchange mode, accepts only subject tokens
+	// issued to this vendor or mode (any of the Sim's when empty).
+	SubjectFrom string
 }
 
 // knobsWire is the JSON form of Knobs: durations as Go duration strings
@@ -84,6 +87,7 @@ type knobsWire struct {
 	RedirectTo   string      `json:"redirect_to"`
 	JWKSURL      string      `json:"jwks_url"`
 	JWTBearer    *BearerRule `json:"jwt_bearer,omitempty"`
+	SubjectFrom  string      `json:"subject_from"`
 }
 
 // MarshalJSON writes snake_case members with durations as strings.
@@ -92,7 +96,8 @@ func (k Knobs) MarshalJSON() ([]byte, error) {
 		Lifetime: k.Lifetime.String(), Latency: k.Latency.String(),
 		Fault: k.Fault, FaultCount: k.FaultCount, Status: k.Status,
 		ExpiresInRaw: k.ExpiresInRaw, RetryAfter: k.RetryAfter, RedirectTo: k.RedirectTo, JWKSURL: k.JWKSURL,
-		JWTBearer: k.JWTBearer,
+		JWTBearer:   k.JWTBearer,
+		SubjectFrom: k.SubjectFrom,
 	})
 }
 
@@ -144,6 +149,8 @@ func (k *Knobs) setMember(name string, val json.RawMessage) error {
 		return strictDecode(val, &k.JWKSURL)
 	case "jwtbearer":
 		return strictDecode(val, &k.JWTBearer)
+	case "subjectfrom":
+		return strictDecode(val, &k.SubjectFrom)
 	}
 	return fmt.Errorf("unknown member")
 }

@@ -67,6 +67,9 @@ func (s *Sim) checkTokenRequest(r *http.Request, spec *vendorSpec, body []byte, 
 	if e := spec.authenticate(p, client, c); e != nil {
 		return tokenGrant{}, e
 	}
+	if e := s.checkGrantFields(spec, p, c, plan.knobs); e != nil {
+		return tokenGrant{}, e
+	}
 	return tokenGrant{clientID: client.id, scope: p["scope"]}, nil
 }
 
@@ -171,6 +174,9 @@ func (spec *vendorSpec) clientCredentials(r *http.Request, p params) (clientAuth
 		return clientAuth{}, nil
 	}
 	user, pass, ok := r.BasicAuth()
+	if spec.basicOnly && !ok {
+		return clientAuth{}, basicFailure("client credentials must be sent as HTTP Basic")
+	}
 	if !spec.basicAuth || !ok {
 		return clientAuth{id: p["client_id"], secret: p["client_secret"]}, nil
 	}
@@ -196,6 +202,12 @@ func (spec *vendorSpec) checkRequired(p params, client clientAuth) *apiError {
 	}
 	if spec.userAuth {
 		need = append(need, "username", "password")
+	}
+	if spec.accountID {
+		need = append(need, "account_id")
+	}
+	if spec.exchange {
+		need = append(need, "subject_token", "subject_token_type") // RFC 8693 2.1
 	}
 	switch {
 	case !spec.clientAuth || client.viaBasic || client.viaAssertion:

@@ -58,6 +58,8 @@ func (spec *vendorSpec) successMembers(tok string, lifetime time.Duration, scope
 			v = spec.tokenType
 		case "scope":
 			v = scope
+		case "issued_token_type": // RFC 8693 2.2.1
+			v = "urn:ietf:params:oauth:token-type:access_token"
 		}
 		ms = append(ms, member{name, rawJSON(v)})
 	}

@@ -25,7 +25,7 @@ var routes = buildRoutes()
 
 func buildRoutes() map[string]route {
 	m := map[string]route{}
-	for _, name := range Vendors {
+	for _, name := range simulated {
 		spec := specFor(name)
 		m[spec.tokenPath] = route{spec, routeToken}
 		m[spec.apiPath] = route{spec, routeAPI}

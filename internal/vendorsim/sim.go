@@ -17,6 +17,9 @@ type Stats struct {
 	APIAccepted   int `json:"api_accepted"`
 	APIRejected   int `json:"api_rejected"`
 	JWKSFetches   int `json:"jwks_fetches"` // private_key_jwt and jwt_bearer modes: GETs of Knobs.JWKSURL (assertion.go)
+	// SubjectTokens counts the exchange mode's accepted subject tokens:
+	// live, issued here (to Knobs.SubjectFrom when set; grants.go).
+	SubjectTokens int `json:"subject_tokens"`
 }
 
 // Sim simulates all five vendors. The zero value is not usable; call New.
@@ -56,7 +59,7 @@ type recordedRequest struct {
 // knobs and the real clock.
 func New() *Sim {
 	s := &Sim{now: time.Now, vendors: map[string]*vendorState{}, release: make(chan struct{})}
-	for _, name := range Vendors {
+	for _, name := range simulated {
 		spec := specFor(name)
 		s.vendors[name] = &vendorState{
 			spec: spec, creds: DefaultCredentials(name),

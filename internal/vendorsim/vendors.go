@@ -22,6 +22,7 @@ type Credentials struct {
 	Username     string `json:"username"`
 	Password     string `json:"password"`
 	APIKey       string `json:"api_key"`
+	AccountID    string `json:"account_id,omitempty"` // Zoom's account (grants.go)
 }
 
 // DefaultCredentials returns the credentials a fresh Sim accepts for vendor
@@ -31,11 +32,10 @@ type Credentials struct {
 // must be escaped in JSON and in form/Basic encoding (+ / & = " %), so that
 // redaction of encoded request bodies gets exercised.
 func DefaultCredentials(vendor string) Credentials {
-	c, ok := defaultCredentials[vendor]
-	if !ok {
-		return Credentials{}
+	if c, ok := defaultCredentials[vendor]; ok {
+		return c
 	}
-	return c
+	return modeCredentials[vendor]
 }
 
 var defaultCredentials = map[string]Credentials{
@@ -134,6 +134,9 @@ type vendorSpec struct {
 	clientAuth  bool   // client_id and client_secret are checked
 	basicAuth   bool   // client_secret_basic accepted as an alternative (RFC 6749 2.3.1)
 	userAuth    bool   // username and password are checked
+	basicOnly   bool   // the client must use HTTP Basic (Zoom)
+	accountID   bool   // account_id is checked against Credentials.AccountID (Zoom)
+	exchange    bool   // an RFC 8693 subject_token is required and checked (grants.go)
 	badUser     apiError
 	apiKeyName  string // header carrying Credentials.APIKey on every call
 	accept      string // exact Accept header required on every call
@@ -219,4 +222,9 @@ var specs = map[string]*vendorSpec{
 	},
 }
 
-func specFor(vendor string) *vendorSpec { return specs[vendor] }
+func specFor(vendor string) *vendorSpec {
+	if s, ok := specs[vendor]; ok {
+		return s
+	}
+	return modeSpecs[vendor]
+}
