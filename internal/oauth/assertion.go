@@ -170,6 +170,20 @@ func NewSigner(cfg *Config) (*Signer, error) {
 	return &Signer{a: a}, nil
 }
 
+// NewJWTSigner prepares the JWTs a caller issues in its own name rather
+// than a Config's assertion: a token exchange's subject token (RFC 8693
+// 2.1) from the caller's issuer. They hold what a jwt_bearer grant's
+// assertion holds (iss AssertionIssuer, sub Subject, aud
+// AssertionAudience, AssertionTTL, AssertionClaims), whatever cfg's
+// grant and client authentication.
+func NewJWTSigner(cfg *Config) (*Signer, error) {
+	a, err := newAssertionSigner(cfg, grant{signs: true}, clientAuth{})
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{a: a}, nil
+}
+
 // Sign makes one assertion, with a fresh jti, issued at now.
 func (s *Signer) Sign(now time.Time) (string, error) { return s.a.sign(now) }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -15,6 +16,13 @@ import (
 // once up front to learn the length; that body is kept for the first
 // attempt, so no assertion is made that is not sent. The assertions sent
 // are remembered for the redactor: an assertion is a credential too.
+//
+// An attempt's body need not be as long as the first: a supplied
+// assertion (Vault's plugin identity token, an issuer key switched from
+// RSA to EC mid-grant) changes length between attempts. Each body is an
+// attemptBody, which retryablehttp sends as it is (an io.ReadCloser), and
+// the request's hook (attemptLength) sets that attempt's Content-Length
+// from it before it is sent.
 type bodySource struct {
 	// ctx is the grant's: a supplier (AssertionSupplier) may ask its
 	// platform for the assertion.
@@ -38,7 +46,7 @@ func (s *bodySource) read() (io.Reader, error) {
 	if s.pending != nil {
 		b := s.pending
 		s.pending = nil
-		return bytes.NewReader(b), nil
+		return newAttemptBody(b), nil
 	}
 	b, err := s.build()
 	if err != nil {
@@ -47,15 +55,28 @@ func (s *bodySource) read() (io.Reader, error) {
 	if len(s.sent) == 1 {
 		s.pending = b // the up-front length probe: the first attempt sends it
 	}
-	return bytes.NewReader(b), nil
+	return newAttemptBody(b), nil
+}
+
+// attemptBody is one attempt's body: a reader that knows its length.
+type attemptBody struct{ *bytes.Reader }
+
+func newAttemptBody(b []byte) *attemptBody { return &attemptBody{bytes.NewReader(b)} }
+
+// Close: nothing to release (retryablehttp closes the probe's body).
+func (*attemptBody) Close() error { return nil }
+
+// attemptLength sets req's Content-Length to its attempt's body, which
+// retryablehttp has just set (its RequestLogHook runs between that and
+// the send): net/http refuses a body longer or shorter than the length
+// the request states. Other bodies (a metadata fetch's none) keep theirs.
+func attemptLength(req *http.Request) {
+	if b, ok := req.Body.(*attemptBody); ok {
+		req.ContentLength = int64(b.Len())
+	}
 }
 
 // build encodes one body, with a fresh assertion when client_auth signs.
-// Assertions have a fixed length (fixed-size jti, iat and exp of ten
-// digits, a signature the size of the key), so every attempt matches the
-// Content-Length learnt from the first. A supplied one keeps it too unless
-// its source changes between attempts (an issuer key switched from RSA to
-// EC mid-grant): that retry fails and the next grant starts afresh.
 func (s *bodySource) build() ([]byte, error) {
 	assertion, err := s.assertion()
 	if err != nil {

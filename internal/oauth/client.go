@@ -159,9 +159,17 @@ func newRequestClient(tr http.RoundTripper, h Hooks) *retryablehttp.Client {
 	if h.Tune != nil {
 		h.Tune(cl)
 	}
-	if o := h.Observer; o != nil {
-		// retryablehttp calls the hook before each attempt.
-		cl.RequestLogHook = func(retryablehttp.Logger, *http.Request, int) { o.Attempt() }
+	// retryablehttp calls the hook before each attempt, once its body is
+	// set: the attempt's length is set there, with or without an Observer.
+	tuned, o := cl.RequestLogHook, h.Observer
+	cl.RequestLogHook = func(l retryablehttp.Logger, req *http.Request, attempt int) {
+		attemptLength(req)
+		if tuned != nil {
+			tuned(l, req, attempt)
+		}
+		if o != nil {
+			o.Attempt()
+		}
 	}
 	return cl
 }

@@ -24,6 +24,18 @@ type SubjectToken struct {
 // secrets): the grant fails with it.
 type SubjectSource func(ctx context.Context) (*SubjectToken, error)
 
+// JWTSubject is a JWT of the caller's own issuer (or its platform's, as
+// Vault's plugin identity token) as a subject token: typed jwt (RFC 8693
+// 3), expiring at its exp claim so that ExpiresWithSubject caps the new
+// token there (no exp: unknown, no cap).
+func JWTSubject(token string) *SubjectToken {
+	s := &SubjectToken{Token: token, Type: TokenTypeJWT}
+	if exp, ok, err := jwtExpiry(token); ok && err == nil && exp > 0 && exp < 1<<40 {
+		s.ExpiresAt = time.Unix(int64(exp), 0)
+	}
+	return s
+}
+
 // subjectFor fetches the grant's subject token when the grant exchanges
 // one; nil when it does not.
 func subjectFor(ctx context.Context, cfg *Config, g grant) (*SubjectToken, error) {
