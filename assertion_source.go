@@ -15,15 +15,18 @@ import (
 )
 
 // Where a config's assertion (private_key_jwt's client assertion, the
-// jwt_bearer grant's assertion) comes from (issue 19.4, 19.5):
+// jwt_bearer grant's assertion, a token_exchange's subject token when it
+// has no subject_config) comes from (issue 19.3-19.5):
 //   - key: signed with the config's own key (keys.go), the default;
 //   - issuer: a JWT of the mount's OIDC issuer (issuer.go), for vendors
 //     that trust a federated identity instead of a registered key;
 //   - vault_identity: Vault Enterprise's plugin identity token.
 //
-// The last two reach internal/oauth as an oauth.AssertionSupplier,
-// called per grant attempt: assertionSupplier is the one entry point,
-// for any use of such a JWT (a token exchange's subject token too).
+// The last two reach internal/oauth as an oauth.AssertionSupplier, called
+// per grant attempt, or wrapped as an oauth.SubjectSource, called per
+// grant (subjectSupplier). A token_exchange config with client_auth=
+// private_key_jwt takes both from its source: the same iss, sub and aud,
+// each JWT with its own jti and lifetime.
 const (
 	sourceKey           = "key"
 	sourceIssuer        = "issuer"
@@ -40,7 +43,7 @@ const (
 // assertionSourceFields are config/<name>'s fields of this file.
 func assertionSourceFields() map[string]*framework.FieldSchema {
 	return map[string]*framework.FieldSchema{
-		"assertion_source": {Type: framework.TypeString, Description: "Where private_key_jwt's client assertion or jwt_bearer's assertion comes from: key (default: signed with private_key), issuer (a JWT of the mount's OIDC issuer, oidc/config: iss the issuer URL, sub oauthvendor:<name> unless subject is set; no stored secret) or vault_identity (Vault Enterprise's plugin identity token).",
+		"assertion_source": {Type: framework.TypeString, Description: "Where private_key_jwt's client assertion, jwt_bearer's assertion or token_exchange's subject token (without subject_config) comes from: key (default: signed with private_key; no subject token), issuer (a JWT of the mount's OIDC issuer, oidc/config: iss the issuer URL, sub oauthvendor:<name> unless subject is set, aud assertion_audience; no stored secret) or vault_identity (Vault Enterprise's plugin identity token).",
 			AllowedValues: []interface{}{sourceKey, sourceIssuer, sourceVaultIdentity}},
 		"identity_token_audience": {Type: framework.TypeString, Description: "assertion_source=vault_identity: the plugin identity token's aud (required there)."},
 		"identity_token_ttl":      {Type: framework.TypeDurationSecond, Description: "assertion_source=vault_identity: the plugin identity token's lifetime (default 5m, at most 1h)."},
@@ -52,6 +55,19 @@ func assertionSourceFields() map[string]*framework.FieldSchema {
 // jwt_bearer grant's. c is an effective config.
 func (c *vendorConfig) takesAssertion() bool {
 	return c.ClientAuth == authPrivateKeyJWT || c.GrantType == grantJWTBearer
+}
+
+// issuesSubject: a token_exchange config whose subject token is a JWT of
+// its assertion_source rather than another config's token. c is an
+// effective config.
+func (c *vendorConfig) issuesSubject() bool {
+	return c.GrantType == grantTokenExchange && c.AssertionSource != sourceKey
+}
+
+// fromSource: some JWT of c's token request comes from a source other
+// than the config's own key. c is an effective config.
+func (c *vendorConfig) fromSource() bool {
+	return c.AssertionSource != sourceKey && (c.takesAssertion() || c.issuesSubject())
 }
 
 // ownKeyFields hold a config's own key: a config whose assertions come
@@ -101,8 +117,8 @@ func validateAssertionSource(eff *vendorConfig) error {
 	if eff.AssertionSource == sourceKey {
 		return nil
 	}
-	if !eff.takesAssertion() {
-		return fieldErr("assertion_source", "%s supplies private_key_jwt's client assertion or the jwt_bearer grant's assertion; set client_auth=private_key_jwt or grant_type=jwt_bearer", eff.AssertionSource)
+	if !eff.fromSource() {
+		return fieldErr("assertion_source", "%s supplies private_key_jwt's client assertion, the jwt_bearer grant's assertion or token_exchange's subject token; set client_auth=private_key_jwt or grant_type=jwt_bearer or token_exchange", eff.AssertionSource)
 	}
 	if eff.AssertionSource == sourceVaultIdentity && eff.IdentityTokenAudience == "" {
 		return fieldErr("identity_token_audience", "required with assertion_source=vault_identity: the plugin identity token's aud, what the vendor expects")
@@ -114,7 +130,7 @@ func validateAssertionSource(eff *vendorConfig) error {
 // issuer set, or Vault able to mint a plugin identity token (probed once).
 func (b *backend) checkAssertionSource(ctx context.Context, s logical.Storage, eff *vendorConfig) error {
 	switch {
-	case !eff.takesAssertion():
+	case !eff.fromSource():
 		return nil
 	case eff.AssertionSource == sourceIssuer:
 		st, err := b.issuerState(ctx, s)
@@ -138,9 +154,38 @@ func (b *backend) assertionSupplier(s logical.Storage, name string, eff *vendorC
 	if !eff.takesAssertion() {
 		return nil
 	}
+	return b.sourceSupplier(s, name, eff, oauth.NewSigner)
+}
+
+// subjectSupplier makes the subject token of a token_exchange config that
+// has no subject_config: a JWT of its assertion_source, fresh per grant,
+// typed jwt (subject_token_type overrides it: id_token where the vendor
+// wants that) and expiring at its exp, so that expires_with_subject caps
+// the new token there. nil for any other config.
+func (b *backend) subjectSupplier(s logical.Storage, name string, eff *vendorConfig) oauth.SubjectSource {
+	if !eff.issuesSubject() || eff.SubjectConfig != "" {
+		return nil
+	}
+	// A subject token is no assertion of this request: signed as a
+	// jwt_bearer assertion is (sub, assertion_ttl, assertion_claims),
+	// whatever the config's client authentication.
+	supply := b.sourceSupplier(s, name, eff, oauth.NewJWTSigner)
+	return func(ctx context.Context) (*oauth.SubjectToken, error) {
+		jwt, err := supply(ctx, b.now())
+		if err != nil {
+			return nil, err
+		}
+		return oauth.JWTSubject(jwt), nil
+	}
+}
+
+// sourceSupplier makes the JWTs of eff's assertion_source: the mount's
+// issuer signs them as newSigner describes, or Vault mints its plugin
+// identity token (the same either way). nil for assertion_source=key.
+func (b *backend) sourceSupplier(s logical.Storage, name string, eff *vendorConfig, newSigner func(*oauth.Config) (*oauth.Signer, error)) oauth.AssertionSupplier {
 	switch eff.AssertionSource {
 	case sourceIssuer:
-		return (&issuerSigner{b: b, s: s, name: name, eff: eff}).assertion
+		return (&issuerSigner{b: b, s: s, name: name, eff: eff, newSigner: newSigner}).assertion
 	case sourceVaultIdentity:
 		return func(ctx context.Context, _ time.Time) (string, error) { return b.identityToken(ctx, eff) }
 	}
@@ -155,7 +200,10 @@ type issuerSigner struct {
 	s    logical.Storage
 	name string
 	eff  *vendorConfig
-	cur  atomic.Pointer[versionedSigner]
+	// newSigner makes the signer of one issuer key version: of the
+	// config's assertions (oauth.NewSigner) or of its subject tokens.
+	newSigner func(*oauth.Config) (*oauth.Signer, error)
+	cur       atomic.Pointer[versionedSigner]
 }
 
 type versionedSigner struct {
@@ -173,7 +221,7 @@ func (is *issuerSigner) assertion(ctx context.Context, now time.Time) (string, e
 	}
 	vs := is.cur.Load()
 	if vs == nil || vs.version != st.rec.Version {
-		signer, err := oauth.NewSigner(issuerAssertionConfig(is.name, is.eff, st))
+		signer, err := is.newSigner(issuerAssertionConfig(is.name, is.eff, st))
 		if err != nil {
 			return "", fmt.Errorf("the issuer's key: %w", err)
 		}

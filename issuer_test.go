@@ -46,8 +46,10 @@ func issuerKeys(t *testing.T, env *testEnv) jose.JSONWebKeySet {
 
 // relyingParty is a token endpoint that trusts the mount's issuer the way
 // Entra ID or Google STS do: it reads the discovery document, checks iss,
-// and verifies the assertion (client_assertion, else assertion) against
-// the jwks_uri's keys now. It answers with the claims it saw.
+// and verifies the assertion (client_assertion, else assertion, else a
+// token exchange's subject_token) against the jwks_uri's keys now, and a
+// subject_token beside a client assertion too. It answers with the claims
+// it saw.
 type relyingParty struct {
 	*httptest.Server
 	env *testEnv
@@ -57,6 +59,8 @@ type relyingParty struct {
 	claims []jwt.Claims
 	kids   []string
 	typs   []string
+	// subjects are the verified subject tokens' claims, by request.
+	subjects []jwt.Claims
 }
 
 func newRelyingParty(t *testing.T, env *testEnv) *relyingParty {
@@ -69,10 +73,16 @@ func newRelyingParty(t *testing.T, env *testEnv) *relyingParty {
 func (rp *relyingParty) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	assertion := r.PostForm.Get("client_assertion")
-	if assertion == "" {
-		assertion = r.PostForm.Get("assertion")
+	for _, field := range []string{"assertion", "subject_token"} {
+		if assertion == "" {
+			assertion = r.PostForm.Get(field)
+		}
 	}
 	claims, tok, err := rp.verify(assertion)
+	subject := claims
+	if subjectToken := r.PostForm.Get("subject_token"); err == nil && subjectToken != "" && subjectToken != assertion {
+		subject, _, err = rp.verify(subjectToken)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		w.WriteHeader(http.StatusUnauthorized)
@@ -85,6 +95,7 @@ func (rp *relyingParty) serve(w http.ResponseWriter, r *http.Request) {
 	rp.kids = append(rp.kids, tok.Headers[0].KeyID)
 	typ, _ := tok.Headers[0].ExtraHeaders["typ"].(string)
 	rp.typs = append(rp.typs, typ)
+	rp.subjects = append(rp.subjects, subject)
 	n := len(rp.forms)
 	rp.mu.Unlock()
 	fmt.Fprintf(w, `{"access_token":"federated-%d","token_type":"Bearer","expires_in":3600}`, n)

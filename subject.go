@@ -11,8 +11,10 @@ import (
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
-// A token_exchange config's subject token (RFC 8693 2.1) is the current
-// token of its subject_config, read as creds/<subject> reads it (read:
+// A token_exchange config's subject token (RFC 8693 2.1) is a JWT of its
+// assertion_source (the mount's issuer, Vault's identity token: made by
+// the connection, assertion_source.go), or the current token of its
+// subject_config, read as creds/<subject> reads it (read:
 // the shared cache, that config's own refresh schedule and back-off, its
 // metrics and read mark). The exchanging config never stores it: it is
 // fetched per grant, and lives only in that grant's request.
@@ -37,12 +39,13 @@ const subjectWait = maxSubjectChain * maxTimeout
 // read, innermost last.
 type subjectChainKey struct{}
 
-// subjectSource is the supplier of the subject token of conn's grants
-// (nil when its config exchanges none).
+// subjectSource is the supplier of the subject token of conn's grants:
+// subject_config's token, else the JWT of its assertion_source made at
+// connect (nil when its config exchanges none).
 func (b *backend) subjectSource(s logical.Storage, conn *connection) oauth.SubjectSource {
 	subject := conn.cfg.SubjectConfig
 	if subject == "" {
-		return nil
+		return conn.ownSubject
 	}
 	return func(ctx context.Context) (*oauth.SubjectToken, error) {
 		chain, _ := ctx.Value(subjectChainKey{}).([]string)

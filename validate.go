@@ -307,7 +307,8 @@ var grantNeeds = map[string][]string{
 	grantAccountCreds:      {"client_id", "account_id"},
 	// client_id is optional: Databricks' federation policy of a service
 	// principal wants it, an account-wide policy and Google STS do not.
-	grantTokenExchange: {"subject_config"},
+	// The subject token's source is validateSubjectSource's.
+	grantTokenExchange: {},
 }
 
 // publicClientGrants may run with body or basic client authentication

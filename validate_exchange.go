@@ -18,6 +18,9 @@ func validateGrantFields(c *vendorConfig) error {
 	if c.SubjectConfig != "" && c.GrantType != grantTokenExchange {
 		return fieldErr("subject_config", "only with grant_type token_exchange (give subject_config=\"\" to drop it)")
 	}
+	if err := validateSubjectSource(c); err != nil {
+		return err
+	}
 	if c.SubjectConfig != "" {
 		if err := validateName(c.SubjectConfig); err != nil {
 			return fieldErr("subject_config", "%s", err.(*fieldError).reason)
@@ -42,6 +45,27 @@ func validateGrantFields(c *vendorConfig) error {
 		}
 	}
 	return validateResource(c.Resource)
+}
+
+// validateSubjectSource: a token_exchange's subject token has exactly one
+// source (issue 19.3): another config's token (subject_config) or a JWT
+// of assertion_source (the mount's issuer, Vault's identity token). The
+// issuer's JWT names its audience: the token URL is rarely it (Google
+// STS wants the workload identity provider, Databricks its account or
+// federation policy's audience).
+func validateSubjectSource(c *vendorConfig) error {
+	if c.GrantType != grantTokenExchange {
+		return nil
+	}
+	switch fromConfig, fromSource := c.SubjectConfig != "", c.AssertionSource != sourceKey; {
+	case fromConfig && fromSource:
+		return fieldErr("subject_config", "and assertion_source=%s are two sources of the subject token; give one (subject_config=\"\" or assertion_source=key)", c.AssertionSource)
+	case !fromConfig && !fromSource:
+		return fieldErr("subject_config", "or assertion_source required for grant_type token_exchange: the subject token is another config's token (subject_config=<name>) or a JWT of the mount's issuer (assertion_source=issuer) or of Vault (assertion_source=vault_identity)")
+	case c.AssertionSource == sourceIssuer && c.AssertionAudience == "":
+		return fieldErr("assertion_audience", "required for token_exchange with assertion_source=issuer: the subject JWT's aud, what the vendor's trust (workload identity provider, federation policy) expects")
+	}
+	return nil
 }
 
 // validateTokenTypeURI: RFC 8693 3 identifies token types by URI

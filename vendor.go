@@ -43,6 +43,9 @@ type connection struct {
 	// supplier makes the assertions of a config that does not sign with
 	// its own key (assertion_source.go); nil otherwise.
 	supplier oauth.AssertionSupplier
+	// ownSubject makes the subject tokens of a token_exchange config
+	// without subject_config (assertion_source.go); nil otherwise.
+	ownSubject oauth.SubjectSource
 }
 
 // connect prepares a stored config to run.
@@ -61,7 +64,8 @@ func (b *backend) connectCounting(ctx context.Context, s logical.Storage, name s
 	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
-	return &connection{b: b, name: name, cfg: cfg, client: client, m: counts, supplier: supplier}, nil
+	return &connection{b: b, name: name, cfg: cfg, client: client, m: counts, supplier: supplier,
+		ownSubject: b.subjectSupplier(s, name, cfg)}, nil
 }
 
 func (c *connection) release() { c.client.Close() }
