@@ -23,7 +23,9 @@ import (
 // do, with a real relying-party library: go-oidc discovers the issuer over
 // HTTP from Vault (.well-known/openid-configuration, then jwks_uri) and
 // verifies each assertion (signature, iss, aud = the verifier's ClientID,
-// exp), refetching the JWKS on an unknown kid.
+// exp), refetching the JWKS on an unknown kid. The JWT is the client
+// assertion, else the jwt_bearer assertion, else a token exchange's
+// subject_token (Google STS, Databricks).
 type federatedVendor struct {
 	*httptest.Server
 	issuer string
@@ -39,6 +41,10 @@ type federatedVendor struct {
 
 type federatedAssertion struct {
 	path, sub, kid, clientID string
+	// subjectType is a token exchange's subject_token_type.
+	subjectType string
+	// token is the access token answered.
+	token string
 }
 
 func newFederatedVendor(t *testing.T, issuer string) *federatedVendor {
@@ -67,8 +73,10 @@ func (v *federatedVendor) providerOnce() (*oidc.Provider, error) {
 func (v *federatedVendor) serve(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	assertion := r.PostForm.Get("client_assertion")
-	if assertion == "" {
-		assertion = r.PostForm.Get("assertion")
+	for _, field := range []string{"assertion", "subject_token"} {
+		if assertion == "" {
+			assertion = r.PostForm.Get(field)
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	refuse := func(err error) {
@@ -102,9 +110,10 @@ func (v *federatedVendor) serve(w http.ResponseWriter, r *http.Request) {
 		kid = h.Kid
 	}
 	v.mu.Lock()
-	v.seen = append(v.seen, federatedAssertion{path: r.URL.Path, sub: tok.Subject, kid: kid, clientID: r.PostForm.Get("client_id")})
+	n := len(v.seen) + 1
+	v.seen = append(v.seen, federatedAssertion{path: r.URL.Path, sub: tok.Subject, kid: kid, clientID: r.PostForm.Get("client_id"),
+		subjectType: r.PostForm.Get("subject_token_type"), token: fmt.Sprintf("federated-%d", n)})
 	v.last = assertion
-	n := len(v.seen)
 	v.mu.Unlock()
 	fmt.Fprintf(w, `{"access_token":"federated-%d","token_type":"Bearer","expires_in":3600}`, n)
 }
