@@ -22,7 +22,8 @@ import (
 // returns the endpoint's token. Then a two-step chain: A exchanges B's
 // token (subject_config), B being the databricks exchange of the issuer's
 // JWT; readers and grant loops on both for a few seconds: 0 failed reads,
-// and every subject token A's endpoint saw is one B was granted.
+// and every subject token A's endpoint saw is one B was granted. The
+// subject JWTs' signatures join the secrets the final log scan looks for.
 func TestIssuerSubjectTokenExchange(t *testing.T) {
 	const provider = "//iam.googleapis.com/projects/123/locations/global/workloadIdentityPools/vault/providers/oauthvendor"
 	issuer := env.vaultAddr + "/v1/" + mountPath
@@ -69,6 +70,11 @@ func TestIssuerSubjectTokenExchange(t *testing.T) {
 	granted := map[string]bool{}
 	for _, seen := range v.seen {
 		granted[seen.token] = true
+		if seen.subjectType != "" {
+			// A subject token is a credential: the final scan of the
+			// audit and server logs looks for it too.
+			addSecret("issuer subject token signature ("+seen.path+")", seen.sig)
+		}
 	}
 	refusals := v.refusals
 	v.mu.Unlock()

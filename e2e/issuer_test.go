@@ -43,8 +43,8 @@ type federatedAssertion struct {
 	path, sub, kid, clientID string
 	// subjectType is a token exchange's subject_token_type.
 	subjectType string
-	// token is the access token answered.
-	token string
+	// token is the access token answered; sig the JWT's signature.
+	token, sig string
 }
 
 func newFederatedVendor(t *testing.T, issuer string) *federatedVendor {
@@ -112,7 +112,8 @@ func (v *federatedVendor) serve(w http.ResponseWriter, r *http.Request) {
 	v.mu.Lock()
 	n := len(v.seen) + 1
 	v.seen = append(v.seen, federatedAssertion{path: r.URL.Path, sub: tok.Subject, kid: kid, clientID: r.PostForm.Get("client_id"),
-		subjectType: r.PostForm.Get("subject_token_type"), token: fmt.Sprintf("federated-%d", n)})
+		subjectType: r.PostForm.Get("subject_token_type"), token: fmt.Sprintf("federated-%d", n),
+		sig: assertion[strings.LastIndexByte(assertion, '.')+1:]})
 	v.last = assertion
 	v.mu.Unlock()
 	fmt.Fprintf(w, `{"access_token":"federated-%d","token_type":"Bearer","expires_in":3600}`, n)
