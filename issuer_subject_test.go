@@ -291,3 +291,24 @@ func TestIssuerSubjectChain(t *testing.T) {
 		t.Fatalf("creds/B %v (A asked %d times): want B's one cached token", tok, len(got))
 	}
 }
+
+// TestIssuerSubjectREADMERecipes: the README's secretless Google STS and
+// Databricks lines are accepted as written (verify=false: no vendor
+// here), and read back with the preset's request fields.
+func TestIssuerSubjectREADMERecipes(t *testing.T) {
+	env := newTestEnv(t)
+	env.write("oidc/config", map[string]interface{}{"issuer": testIssuer})
+	env.write("config/gcp-sts", map[string]interface{}{"preset": "google-sts", "assertion_source": "issuer", "assertion_ttl": "1h",
+		"audience": testProvider, "assertion_audience": testProvider, "verify": false})
+	gcp := env.read("config/gcp-sts").Data
+	if gcp["token_url"] != "https://sts.googleapis.com/v1/token" || gcp["client_auth"] != "none" || gcp["subject_token_type"] != oauth.TokenTypeJWT ||
+		gcp["expires_with_subject"] != true || gcp["assertion_audience"] != testProvider || gcp["assertion_source"] != "issuer" {
+		t.Fatalf("config/gcp-sts %v", gcp)
+	}
+	env.write("config/databricks", map[string]interface{}{"preset": "databricks", "assertion_source": "issuer",
+		"token_url": "https://dbc-1234.cloud.databricks.com", "client_id": "sp-uuid", "assertion_audience": "acct-1", "verify": false})
+	dbx := env.read("config/databricks").Data
+	if dbx["token_url"] != "https://dbc-1234.cloud.databricks.com/oidc/v1/token" || dbx["subject_token_type"] != oauth.TokenTypeJWT || dbx["assertion_audience"] != "acct-1" {
+		t.Fatalf("config/databricks %v", dbx)
+	}
+}
