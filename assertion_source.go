@@ -80,7 +80,7 @@ var ownKeyFields = []string{"private_key", "credentials_json", "key_id", "certif
 // refused. Returns a warning when a stored key was dropped.
 func dropOwnKey(cfg *vendorConfig, d *framework.FieldData) (string, error) {
 	eff := cfg.effective()
-	if eff.AssertionSource == sourceKey || !eff.takesAssertion() {
+	if !eff.fromSource() {
 		return "", nil
 	}
 	if f, given := firstGiven(d, ownKeyFields...); given {

@@ -71,6 +71,9 @@ func TestIssuerSubjectToken(t *testing.T) {
 		claims.Expiry.Time().Sub(claims.IssuedAt.Time()) != oauth.DefaultAssertionTTL {
 		t.Fatalf("kid %s (issuer's %s), typ %q, claims %+v", gotKid, kid, typ, claims)
 	}
+	if r, _ := env.do(logical.UpdateOperation, "rotate-key/gcp", nil); r == nil || !strings.Contains(r.Error().Error(), "oidc/rotate-key") {
+		t.Fatalf("rotate-key/gcp: %v, want a pointer to oidc/rotate-key", r)
+	}
 	env.clock.Advance(time.Minute)
 	env.write("rotate/gcp", nil)
 	_, again, _, _ := rp.last()
@@ -210,6 +213,7 @@ func TestIssuerSubjectRefusals(t *testing.T) {
 	refused(with(map[string]interface{}{"assertion_source": "issuer"}), "assertion_audience: required")
 	refused(with(map[string]interface{}{"assertion_source": "issuer", "assertion_audience": "aud", "subject_config": "B"}), "subject_config", "assertion_source=issuer are two sources")
 	refused(with(map[string]interface{}{"assertion_source": "vault_identity"}), "identity_token_audience: required")
+	refused(with(map[string]interface{}{"assertion_source": "issuer", "assertion_audience": "aud", "private_key": testKeyPEM(t)}), "private_key: a config with assertion_source=issuer has no key of its own")
 	env.write("config/x", with(map[string]interface{}{"assertion_source": "issuer", "assertion_audience": "aud"}))
 	resp, err := env.do(logical.UpdateOperation, "config/x", map[string]interface{}{"subject_config": "B"})
 	if err != nil || resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "two sources") {

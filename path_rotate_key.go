@@ -78,7 +78,7 @@ func (b *backend) pathRotateKeyWrite(ctx context.Context, req *logical.Request, 
 	if err != nil {
 		return nil, err
 	}
-	if eff := old.effective(); eff.takesAssertion() && eff.AssertionSource != sourceKey {
+	if eff := old.effective(); eff.fromSource() {
 		return logical.ErrorResponse(fmt.Sprintf("config %q has no key of its own: assertion_source=%s signs with %s; the mount's issuer key rotates at oidc/rotate-key", name, eff.AssertionSource, signerOf(eff.AssertionSource))), nil
 	} else if !eff.signsWithKey() || old.PrivateKey == "" {
 		return logical.ErrorResponse(fmt.Sprintf("config %q uses client_auth %s; only private_key_jwt and grant_type jwt_bearer have a signing key to rotate", name, eff.ClientAuth)), nil
