@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -238,29 +237,14 @@ func fakeJWT(exp time.Time) string {
 // capping the new token with expires_with_subject.
 func TestVaultIdentitySubject(t *testing.T) {
 	clock := newFakeClock()
-	sys := &identitySys{token: fakeJWT(clock.Now().Add(90 * time.Second))}
-	env := newTestEnvSys(t, &logical.InmemStorage{}, clock, func(s *logical.StaticSystemView) logical.SystemView {
-		sys.SystemView = s
-		return sys
-	})
-	var forms []url.Values
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		mu.Lock()
-		forms = append(forms, r.PostForm)
-		mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"access_token":"wif","token_type":"Bearer","expires_in":3600}`)
-	}))
-	t.Cleanup(srv.Close)
+	env, sys, srv := newIdentityEnv(t, clock, fakeJWT(clock.Now().Add(90*time.Second)))
 	env.write("config/wif", map[string]interface{}{"token_url": srv.URL + "/token", "grant_type": "token_exchange", "client_auth": "none",
 		"assertion_source": "vault_identity", "identity_token_audience": "acct-1", "identity_token_ttl": "90s", "expires_with_subject": true})
 	resp := env.read("creds/wif")
 	if resp.Data["access_token"] != "wif" || resp.Data["expires_at"] != rfc3339(clock.Now().Add(90*time.Second)) {
 		t.Fatalf("creds %v: want the vendor's token capped at the identity token's exp", resp.Data)
 	}
-	if len(forms) != 1 || forms[0].Get("subject_token") != sys.token || forms[0].Get("subject_token_type") != oauth.TokenTypeJWT {
+	if forms := srv.received(); len(forms) != 1 || forms[0].Get("subject_token") != sys.token || forms[0].Get("subject_token_type") != oauth.TokenTypeJWT {
 		t.Fatalf("forms %v", forms)
 	}
 	if len(sys.asked) != 2 || sys.asked[1].Audience != "acct-1" || sys.asked[1].TTL != 90*time.Second { // the write's probe, then the grant

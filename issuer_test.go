@@ -499,33 +499,52 @@ func TestVaultIdentityCommunity(t *testing.T) {
 	}
 }
 
-// TestVaultIdentityAssertion: on Enterprise the plugin identity token is
-// the client assertion, fetched per grant with identity_token_audience and
-// identity_token_ttl.
-func TestVaultIdentityAssertion(t *testing.T) {
-	sys := &identitySys{token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwbHVnaW4ifQ.c2lnbmF0dXJl"}
-	env := newTestEnvSys(t, &logical.InmemStorage{}, newFakeClock(), func(s *logical.StaticSystemView) logical.SystemView {
+// newIdentityEnv is a backend on Vault "Enterprise" whose plugin identity
+// token is token, and a token endpoint that answers every request with a
+// token and keeps its forms.
+func newIdentityEnv(t *testing.T, clock *fakeClock, token string) (*testEnv, *identitySys, *formServer) {
+	sys := &identitySys{token: token}
+	env := newTestEnvSys(t, &logical.InmemStorage{}, clock, func(s *logical.StaticSystemView) logical.SystemView {
 		sys.SystemView = s
 		return sys
 	})
-	var forms []url.Values
-	var mu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := &formServer{}
+	srv.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
-		mu.Lock()
-		forms = append(forms, r.PostForm)
-		mu.Unlock()
+		srv.mu.Lock()
+		srv.forms = append(srv.forms, r.PostForm)
+		srv.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"access_token":"wif","token_type":"Bearer","expires_in":3600}`)
 	}))
 	t.Cleanup(srv.Close)
+	return env, sys, srv
+}
+
+type formServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	forms []url.Values
+}
+
+func (s *formServer) received() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.forms...)
+}
+
+// TestVaultIdentityAssertion: on Enterprise the plugin identity token is
+// the client assertion, fetched per grant with identity_token_audience and
+// identity_token_ttl.
+func TestVaultIdentityAssertion(t *testing.T) {
+	env, sys, srv := newIdentityEnv(t, newFakeClock(), "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJwbHVnaW4ifQ.c2lnbmF0dXJl")
 	env.write("config/wif", map[string]interface{}{
 		"token_url": srv.URL + "/token", "client_id": "c", "client_auth": "private_key_jwt",
 		"assertion_source": "vault_identity", "identity_token_audience": "aud-1", "identity_token_ttl": "90s",
 	})
 	env.read("creds/wif")
 	env.write("rotate/wif", nil)
-	if len(forms) != 2 || forms[1].Get("client_assertion") != sys.token || forms[1].Get("client_id") != "c" {
+	if forms := srv.received(); len(forms) != 2 || forms[1].Get("client_assertion") != sys.token || forms[1].Get("client_id") != "c" {
 		t.Fatalf("forms %v", forms)
 	}
 	if len(sys.asked) != 3 || sys.asked[2].Audience != "aud-1" || sys.asked[2].TTL != 90*time.Second { // the write's probe, then one per grant
