@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -117,5 +118,20 @@ func TestSubjectSourceFailureAndCap(t *testing.T) {
 	tok, err = c.Grant(context.Background(), cfg, clock, Hooks{})
 	if err != nil || !tok.ExpiresAt.Equal(subjectExp) {
 		t.Fatalf("capped: %v %v, want the subject's expiry", tok, err)
+	}
+}
+
+// TestJWTSubject: a JWT subject token is typed jwt and expires at its
+// exp; without a readable exp its expiry is unknown (no cap).
+func TestJWTSubject(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	jwt := enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(`{"exp":1800000600}`)) + ".sig"
+	if s := JWTSubject(jwt); s.Type != TokenTypeJWT || !s.ExpiresAt.Equal(time.Unix(1_800_000_600, 0)) || s.Token != jwt {
+		t.Fatalf("%+v", s)
+	}
+	for _, tok := range []string{"opaque", enc([]byte(`{}`)) + "." + enc([]byte(`{"exp":"soon"}`)) + ".sig"} {
+		if s := JWTSubject(tok); !s.ExpiresAt.IsZero() || s.Type != TokenTypeJWT {
+			t.Fatalf("%q: %+v, want no expiry", tok, s)
+		}
 	}
 }
