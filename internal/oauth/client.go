@@ -198,6 +198,11 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
 	parsed, err := ParseTokenResponse(body, cfg.fields(), sentAt)
+	if err != nil && errorCode(body, red) != "" {
+		// GitHub answers its device flow's (and refresh's) OAuth errors with
+		// HTTP 200 and an RFC 6749 5.2 body: an error all the same.
+		return nil, statusFailure(cfg.Name, resp, body, red)
+	}
 	if err != nil {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, redactedErr(red, err))
 	}
@@ -206,7 +211,7 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, RefreshToken: parsed.RefreshToken}
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",

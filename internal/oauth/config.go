@@ -68,6 +68,13 @@ type Config struct {
 	// a token its platform mints (Vault's plugin identity token).
 	AssertionSupplier AssertionSupplier
 
+	// The device authorization grant (RFC 8628): DeviceAuthURL is where
+	// AuthorizeDevice asks for a device and user code (3.1); DeviceCode is
+	// the device_code grant's code (3.4), a credential for as long as the
+	// user may approve it, so it is redacted like a client secret.
+	DeviceAuthURL string
+	DeviceCode    string
+
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
 	OtherKeys []string
@@ -95,7 +102,7 @@ const (
 // A private key is never sent, but its PEM body and parts are looked for
 // all the same (KeySecrets).
 func (c *Config) secrets() []string {
-	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	out := []string{c.ClientSecret, c.APIKey, c.Password, c.DeviceCode}
 	keys := append(append([]string{c.PrivateKey}, c.OtherKeys...), c.TLSClientKey)
 	for _, k := range keys {
 		out = append(out, KeySecrets(k)...)
@@ -119,6 +126,9 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
+	// RefreshToken is the answer's refresh_token (RFC 6749 5.1), "" when
+	// it gave none: a user-delegated grant's long-lived credential.
+	RefreshToken string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

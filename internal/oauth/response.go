@@ -37,6 +37,8 @@ type TokenResponse struct {
 	// FromJWT says the token's exp claim decided the lifetime: there was no
 	// expires_in, or exp comes before it.
 	FromJWT bool
+	// RefreshToken is the answer's refresh_token, "" when it has none.
+	RefreshToken string
 }
 
 // ParseTokenResponse reads a 2xx body with the config's field names. Every
@@ -63,6 +65,9 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 		return nil, err
 	}
 	out := &TokenResponse{AccessToken: tok, TokenType: typ}
+	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
+		return nil, err
+	}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
 		return nil, err
@@ -114,6 +119,24 @@ func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
 // characters, and an RS256 JWT such as AgentSync's (page 004) with a
 // handful of claims is a kilobyte or two.
 const maxAccessTokenBytes = 64 << 10
+
+// refreshTokenField is the answer's refresh_token (RFC 6749 5.1, where
+// user-delegated grants return one), held to RFC 6749 A.17's 1*VSCHAR and
+// the access token's size cap: it is stored and sent back as it is.
+func refreshTokenField(doc map[string]interface{}) (string, error) {
+	v, ok := doc["refresh_token"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("response field %q is a %s, not a string", "refresh_token", jsonKind(v))
+	}
+	if s == "" {
+		return "", nil
+	}
+	return s, checkAccessToken("refresh_token", s)
+}
 
 // maxTokenTypeBytes caps token_type: registered types are words ("Bearer",
 // "DPoP", "N_A"); anything this long is not a type.
@@ -248,9 +271,19 @@ func stringField(doc map[string]interface{}, field string) (string, error) {
 // lifetimeField accepts a number or a numeric string: the model-portfolio
 // API (page 001) and others differ, and some gateways quote numbers.
 func lifetimeField(doc map[string]interface{}, field string) (time.Duration, error) {
+	secs, ok, err := secondsField(doc, field)
+	if !ok || err != nil {
+		return 0, err
+	}
+	return checkLifetime(field, secs)
+}
+
+// secondsField is a number of seconds, given as a number or a numeric
+// string; ok is false when the field is absent or null.
+func secondsField(doc map[string]interface{}, field string) (secs float64, ok bool, err error) {
 	v, ok := lookup(doc, field)
 	if !ok || v == nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	var text string
 	switch x := v.(type) {
@@ -259,13 +292,13 @@ func lifetimeField(doc map[string]interface{}, field string) (time.Duration, err
 	case string:
 		text = strings.TrimSpace(x)
 	default:
-		return 0, fmt.Errorf("response field %q is a %s, not a number of seconds", field, jsonKind(v))
+		return 0, true, fmt.Errorf("response field %q is a %s, not a number of seconds", field, jsonKind(v))
 	}
-	secs, err := strconv.ParseFloat(text, 64)
+	secs, err = strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
-		return 0, fmt.Errorf("response field %q is not a number of seconds", field)
+		return 0, true, fmt.Errorf("response field %q is not a number of seconds", field)
 	}
-	return checkLifetime(field, secs)
+	return secs, true, nil
 }
 
 func checkLifetime(field string, secs float64) (time.Duration, error) {

@@ -1,0 +1,13 @@
+package oauth
+
+// deviceCodeGrant: RFC 8628 3.4, the device code a device authorization
+// gave (Config.DeviceCode), with the client's authentication as its token
+// requests always carry it (client_id alone for a public client: Entra ID,
+// GitHub and Google's TV and limited-input clients).
+var deviceCodeGrant = grant{
+	fields: func(f map[string]string, c *Config, _ string) {
+		f["grant_type"] = DeviceCodeGrantType
+		f["device_code"] = c.DeviceCode
+	},
+	authenticates: true,
+}
