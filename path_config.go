@@ -235,8 +235,8 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 // asks.
 func requestChanged(old, cur *vendorConfig) bool {
 	strip := func(c vendorConfig) vendorConfig {
-		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
 		c.DeviceAuthURL, c.DeviceAuthURLDiscovered = "", false
+		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
 		return c
 	}
 	return !reflect.DeepEqual(strip(*old), strip(*cur))

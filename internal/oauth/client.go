@@ -120,17 +120,28 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 
 // exchange sends the token request and interprets the answer.
 func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
+	resp, body, red, gerr := c.roundTrip(ctx, cfg, req, src, h, red)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return interpret(cfg, resp, body, sentAt, now(), red)
+}
+
+// roundTrip sends req and reads its answer whole (the response's headers
+// stay readable); the redactor it returns also cuts out the assertions
+// the request sent.
+func (c *Client) roundTrip(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, h Hooks, red *redactor) (*http.Response, []byte, *redactor, *Error) {
 	resp, err := c.httpClient(h).Do(req)
 	red = red.withAssertions(src.assertions())
 	if err != nil {
-		return nil, transportError(cfg.Name, err, red)
+		return nil, nil, red, transportError(cfg.Name, err, red)
 	}
 	defer resp.Body.Close()
 	body, err := readCapped(resp.Body)
 	if err != nil {
-		return nil, readError(ctx, cfg, resp.StatusCode, err, red)
+		return nil, nil, red, readError(ctx, cfg, resp.StatusCode, err, red)
 	}
-	return interpret(cfg, resp, body, sentAt, now(), red)
+	return resp, body, red, nil
 }
 
 // httpClient is the retrying HTTP client of one grant.
@@ -211,12 +222,13 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, RefreshToken: parsed.RefreshToken}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",
 			lifetime.Truncate(time.Second), arrived.Sub(sentAt).Truncate(time.Millisecond)))
 	}
+	tok.RefreshToken = parsed.RefreshToken
 	return tok, nil
 }
 

@@ -68,18 +68,18 @@ type Config struct {
 	// a token its platform mints (Vault's plugin identity token).
 	AssertionSupplier AssertionSupplier
 
+	// OtherKeys are PEM private keys this request does not use but which
+	// must never show in its errors either (a key being rotated in).
+	OtherKeys []string
+
+	UserAgent string
+
 	// The device authorization grant (RFC 8628): DeviceAuthURL is where
 	// AuthorizeDevice asks for a device and user code (3.1); DeviceCode is
 	// the device_code grant's code (3.4), a credential for as long as the
 	// user may approve it, so it is redacted like a client secret.
 	DeviceAuthURL string
 	DeviceCode    string
-
-	// OtherKeys are PEM private keys this request does not use but which
-	// must never show in its errors either (a key being rotated in).
-	OtherKeys []string
-
-	UserAgent string
 
 	// Servable, when set, says whether a token that arrived at arrived is
 	// still worth handing out (the caller's lease policy); one that is not
@@ -119,6 +119,11 @@ func (c *Config) secrets() []string {
 type Token struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token (RFC 6749 5.1), "" when
+	// it gave none: a user-delegated grant's long-lived credential.
+	RefreshToken string
+
 	// SentAt is when the request was sent: the token's clock starts then,
 	// not when the answer arrived (a slow answer shortens the token, never
 	// lengthens it).
@@ -126,9 +131,6 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
-	// RefreshToken is the answer's refresh_token (RFC 6749 5.1), "" when
-	// it gave none: a user-delegated grant's long-lived credential.
-	RefreshToken string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

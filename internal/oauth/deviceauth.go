@@ -94,15 +94,9 @@ func (c *Client) AuthorizeDevice(ctx context.Context, cfg *Config, now func() ti
 		return nil, atDeviceEndpoint(cfg.Name, transportError(cfg.Name, err, red))
 	}
 	h.Observer = nil
-	resp, err := c.httpClient(h).Do(req)
-	red = red.withAssertions(src.assertions())
-	if err != nil {
-		return nil, atDeviceEndpoint(cfg.Name, transportError(cfg.Name, err, red))
-	}
-	defer resp.Body.Close()
-	body, err := readCapped(resp.Body)
-	if err != nil {
-		return nil, atDeviceEndpoint(cfg.Name, readError(ctx, cfg, resp.StatusCode, err, red))
+	resp, body, red, gerr := c.roundTrip(ctx, cfg, req, src, h, red)
+	if gerr != nil {
+		return nil, atDeviceEndpoint(cfg.Name, gerr)
 	}
 	d, gerr := interpretDeviceAuthorization(cfg, resp, body, sentAt, red)
 	if gerr != nil {

@@ -14,11 +14,6 @@ const (
 	// JWTBearerGrantType is the grant_type it sends.
 	GrantJWTBearer     = "jwt_bearer"
 	JWTBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-	// GrantDeviceCode is RFC 8628 3.4's device access token request: one
-	// poll of a device authorization (devicepoll.go), not a grant a
-	// connection runs on its own.
-	GrantDeviceCode     = "device_code"
-	DeviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // grant is how one grant type builds its token request.

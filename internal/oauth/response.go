@@ -31,14 +31,16 @@ type Fields struct {
 type TokenResponse struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token, "" when it has none.
+	RefreshToken string
+
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
 	// with exp: the caller falls back to default_ttl.
 	Lifetime time.Duration
 	// FromJWT says the token's exp claim decided the lifetime: there was no
 	// expires_in, or exp comes before it.
 	FromJWT bool
-	// RefreshToken is the answer's refresh_token, "" when it has none.
-	RefreshToken string
 }
 
 // ParseTokenResponse reads a 2xx body with the config's field names. Every
@@ -65,11 +67,11 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 		return nil, err
 	}
 	out := &TokenResponse{AccessToken: tok, TokenType: typ}
-	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
-		return nil, err
-	}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
+		return nil, err
+	}
+	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
 		return nil, err
 	}
 	// The earlier of expires_in and exp (API.md "Failures and back-off"):
