@@ -118,15 +118,6 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 	return tok, nil
 }
 
-// exchange sends the token request and interprets the answer.
-func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
-	resp, body, red, gerr := c.roundTrip(ctx, cfg, req, src, h, red)
-	if gerr != nil {
-		return nil, gerr
-	}
-	return interpret(cfg, resp, body, sentAt, now(), red)
-}
-
 // roundTrip sends req and reads its answer whole (the response's headers
 // stay readable); the redactor it returns also cuts out the assertions
 // the request sent.
@@ -142,6 +133,15 @@ func (c *Client) roundTrip(ctx context.Context, cfg *Config, req *retryablehttp.
 		return nil, nil, red, readError(ctx, cfg, resp.StatusCode, err, red)
 	}
 	return resp, body, red, nil
+}
+
+// exchange sends the token request and interprets the answer.
+func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
+	resp, body, red, gerr := c.roundTrip(ctx, cfg, req, src, h, red)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return interpret(cfg, resp, body, sentAt, now(), red)
 }
 
 // httpClient is the retrying HTTP client of one grant.
