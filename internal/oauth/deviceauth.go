@@ -251,14 +251,15 @@ func deviceLifetime(doc map[string]interface{}) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
-// deviceInterval is interval (OPTIONAL, 3.2): DefaultDeviceInterval when
-// absent or zero, whole seconds up to MaxDeviceInterval.
+// deviceInterval is interval (OPTIONAL, 3.2, in seconds):
+// DefaultDeviceInterval when absent, or under a second (0 would have the
+// endpoint polled without pause), at most MaxDeviceInterval.
 func deviceInterval(doc map[string]interface{}) (time.Duration, error) {
 	secs, ok, err := secondsField(doc, "interval")
 	switch {
 	case err != nil:
 		return 0, err
-	case !ok || secs == 0:
+	case !ok || (secs >= 0 && secs < 1):
 		return DefaultDeviceInterval, nil
 	case secs < 0 || secs > MaxDeviceInterval.Seconds():
 		return 0, fmt.Errorf("response field %q is %g seconds (between 0 and %g expected)", "interval", secs, MaxDeviceInterval.Seconds())

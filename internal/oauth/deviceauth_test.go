@@ -248,3 +248,39 @@ func testKeyPEM(t *testing.T) string {
 	}
 	return k
 }
+
+// FuzzParseDeviceAuthorization: no input panics; an accepted answer has a
+// printable device code and user code, an http(s) verification URI, an
+// expiry after the request and within MaxDeviceLifetime, and an interval
+// of at least a second and at most MaxDeviceInterval; no error quotes the
+// device code.
+func FuzzParseDeviceAuthorization(f *testing.F) {
+	for _, s := range []string{
+		`{"device_code":"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS","user_code":"WDJB-MJHT","verification_uri":"https://example.com/device","verification_uri_complete":"https://example.com/device?user_code=WDJB-MJHT","expires_in":1800,"interval":5}`, // RFC 8628 3.2
+		`{"device_code":"AH-1Ng1x","user_code":"GQVQ-JKEC","verification_url":"https://www.google.com/device","expires_in":1800,"interval":5}`,                                                                                                            // Google
+		`{"device_code":"3584d83530557fdd1f46af8289938c8ef79f9dc5","user_code":"WDJB-MJHT","verification_uri":"https://github.com/login/device","expires_in":900,"interval":5}`,                                                                           // GitHub
+		`{"device_code":"x","user_code":"y","verification_uri":"javascript:alert(1)","expires_in":1}`, `{"device_code":"secretsecret","interval":0.0001}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := ParseDeviceAuthorization(body, now)
+		if err != nil {
+			if code := fuzzToken(body, "device_code"); len(code) >= 8 && strings.Contains(err.Error(), code) {
+				t.Fatalf("error quotes the device code: %q", err)
+			}
+			return
+		}
+		if checkPrintable("device_code", d.DeviceCode, maxDeviceCodeBytes) != nil || d.DeviceCode == "" ||
+			checkPrintable("user_code", d.UserCode, maxUserCodeBytes) != nil || d.UserCode == "" {
+			t.Fatalf("accepted codes %q, %q", d.DeviceCode, d.UserCode)
+		}
+		if !strings.HasPrefix(d.VerificationURI, "http") {
+			t.Fatalf("accepted verification URI %q", d.VerificationURI)
+		}
+		if !d.ExpiresAt.After(now) || d.ExpiresAt.After(now.Add(MaxDeviceLifetime)) || d.Interval < time.Second || d.Interval > MaxDeviceInterval {
+			t.Fatalf("accepted expiry %s, interval %s", d.ExpiresAt, d.Interval)
+		}
+	})
+}
