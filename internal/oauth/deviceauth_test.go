@@ -178,13 +178,14 @@ func TestDeviceAuthorizationMalformed(t *testing.T) {
 
 // TestDeviceAuthorizationRefused: the endpoint's OAuth error is named with
 // its status and the endpoint (not "token endpoint"); GitHub's 200 with an
-// error body is an error too; a missing device_auth_url is refused before
-// any request.
+// error body is an error too; a redirect is not followed; a missing
+// device_auth_url is refused before any request.
 func TestDeviceAuthorizationRefused(t *testing.T) {
-	srv := newDeviceServer(t, []deviceAnswer{pollError(401, "invalid_client"), pollError(200, "device_flow_disabled")})
+	srv := newDeviceServer(t, []deviceAnswer{pollError(401, "invalid_client"), pollError(200, "device_flow_disabled"), pollError(302, "x")})
 	cfg := deviceConfig(srv, AuthBody)
 	client := newDeviceClient(t, cfg)
-	for _, want := range []string{"device authorization endpoint answered HTTP 401: invalid_client", "device authorization endpoint answered HTTP 200: device_flow_disabled"} {
+	for _, want := range []string{"device authorization endpoint answered HTTP 401: invalid_client", "device authorization endpoint answered HTTP 200: device_flow_disabled",
+		"device authorization endpoint answered HTTP 302: redirect to no usable Location not followed (credentials are only sent to device_auth_url)"} {
 		_, err := client.AuthorizeDevice(context.Background(), cfg, newTestClock().now, noRetries)
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), `vendor config "tv": `) {
 			t.Errorf("error %v, want %q", err, want)
@@ -194,8 +195,8 @@ func TestDeviceAuthorizationRefused(t *testing.T) {
 	if _, err := client.AuthorizeDevice(context.Background(), cfg, newTestClock().now, noRetries); err == nil || !strings.Contains(err.Error(), "device_auth_url") {
 		t.Errorf("no device_auth_url: %v", err)
 	}
-	if n := len(srv.requests("/device")); n != 2 {
-		t.Errorf("%d device requests, want 2", n)
+	if n := len(srv.requests("/device")); n != 3 {
+		t.Errorf("%d device requests, want 3", n)
 	}
 }
 
