@@ -108,6 +108,10 @@ type vendorConfig struct {
 	// RedirectURL is the redirect URI registered with the vendor: DocuSign's
 	// consent URL names it (presets.go's error hints).
 	RedirectURL string `json:"redirect_url,omitempty"`
+	// DeviceAuthURL is the device authorization endpoint (RFC 8628 3.1) of
+	// the device flow's consent (device.go); discovered from issuer when
+	// not given (DeviceAuthURLDiscovered, below).
+	DeviceAuthURL string `json:"device_auth_url,omitempty"`
 
 	// Where the assertion comes from (assertion_source.go): the key
 	// above, the mount's issuer, or Vault's plugin identity token.
@@ -140,6 +144,9 @@ type vendorConfig struct {
 	NextCertificate    string `json:"next_certificate,omitempty"`
 	NextSigningAlg     string `json:"next_signing_alg,omitempty"`
 	TokenURLDiscovered bool   `json:"token_url_discovered,omitempty"`
+	// DeviceAuthURLDiscovered: device_auth_url came from the issuer's
+	// metadata, and follows it at the next discovery.
+	DeviceAuthURLDiscovered bool `json:"device_auth_url_discovered,omitempty"`
 
 	// Generation changes whenever a credential or request field changes;
 	// a cached token minted under another generation is never served.

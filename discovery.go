@@ -77,8 +77,9 @@ func checkIssuer(issuer string, md *serverMetadata) error {
 	return nil
 }
 
-// applyDiscovery fills token_url from the metadata (unless the operator
-// set one) and refuses a client_auth the server does not list.
+// applyDiscovery fills token_url and device_auth_url from the metadata
+// (unless the operator set them) and refuses a client_auth the server does
+// not list.
 func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 	endpoint := md.TokenEndpoint
 	if eff.TLSClientCert != "" && md.MTLSAliases.TokenEndpoint != "" {
@@ -90,6 +91,10 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 	if cfg.TokenURL == "" || cfg.TokenURLDiscovered {
 		cfg.TokenURL, cfg.TokenURLDiscovered = endpoint, true
 	}
+	if cfg.DeviceAuthURL == "" || cfg.DeviceAuthURLDiscovered {
+		cfg.DeviceAuthURL = discoveredDeviceEndpoint(eff, md)
+		cfg.DeviceAuthURLDiscovered = cfg.DeviceAuthURL != ""
+	}
 	methods := md.AuthMethods
 	if len(methods) == 0 {
 		methods = []string{"client_secret_basic"} // the default of RFC 8414 2 and OIDC Discovery 3
@@ -99,6 +104,22 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 			eff.ClientAuth, want, vendorList(methods))
 	}
 	return nil
+}
+
+// discoveredDeviceEndpoint is the metadata's device_authorization_endpoint
+// (RFC 8628 4; its RFC 8705 5 mTLS alias when a client certificate is
+// set), or "" when it has none or one the plugin would not send
+// credentials to: the device flow is optional, so an unusable one does not
+// refuse the write; the consent that needs it says it is missing.
+func discoveredDeviceEndpoint(eff *vendorConfig, md *serverMetadata) string {
+	endpoint := md.DeviceAuthorizationEndpoint
+	if eff.TLSClientCert != "" && md.MTLSAliases.DeviceAuthorizationEndpoint != "" {
+		endpoint = md.MTLSAliases.DeviceAuthorizationEndpoint
+	}
+	if endpoint == "" || validateDeviceAuthURL(endpoint) != nil {
+		return ""
+	}
+	return endpoint
 }
 
 // vendorList shows a list the server wrote as other vendor text is shown:

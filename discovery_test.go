@@ -19,6 +19,7 @@ type metadataServer struct {
 	path, issuerPath, lie string
 	methods               []string
 	mtlsAlias             string
+	device                string // device_authorization_endpoint, when set
 	hits                  atomic.Int32
 }
 
@@ -45,6 +46,9 @@ func newMetadataServer(t *testing.T, path, issuerPath string, methods []string) 
 		}
 		if m.mtlsAlias != "" {
 			doc["mtls_endpoint_aliases"] = map[string]string{"token_endpoint": m.mtlsAlias}
+		}
+		if m.device != "" {
+			doc["device_authorization_endpoint"] = m.device
 		}
 		_ = json.NewEncoder(w).Encode(doc)
 	}))

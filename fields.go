@@ -72,6 +72,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"assertion_issuer":   str("jwt_bearer and client assertions: the assertion's iss (default client_id); a Google service account's client_email."),
 		"key_id":             str("The assertion header's kid when the vendor assigned the key an ID (Google's private_key_id, the public key ID Box shows); default the key's RFC 7638 thumbprint. jwks/<name> publishes the key under it. A written private_key or a rotate-key switch drops it unless given again."),
 		"credentials_json":   secret("A Google service-account key file (JSON, type service_account): fills assertion_issuer (client_email), private_key, key_id (private_key_id), client_id and token_url (token_uri) unless given in the same write; only its digest is stored."),
+		"device_auth_url":    str("Device authorization endpoint (RFC 8628 3.1) for the device flow's consent. https:// required, except loopback hosts; on another host than token_url only in a write that gives the stored secrets again. Discovered from issuer (device_authorization_endpoint) when not given."),
 		"redirect_url":       str("The redirect URI registered with the vendor: the consent URL DocuSign's consent_required error gives names it."),
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),

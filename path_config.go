@@ -202,6 +202,9 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 	if _, ok := d.GetOk("token_url"); ok {
 		cfg.TokenURLDiscovered = false // the operator's own from now on
 	}
+	if _, ok := d.GetOk("device_auth_url"); ok {
+		cfg.DeviceAuthURLDiscovered = false
+	}
 	if !needsDiscovery(cfg, d) {
 		return "", nil
 	}
@@ -237,9 +240,11 @@ func (b *backend) discoverFor(ctx context.Context, name string, cfg *vendorConfi
 
 // requestChanged: any credential or request field differs. Only the
 // fields that shape what readers get, not what the vendor is asked,
-// keep the cached token.
+// keep the cached token; so does device_auth_url, which only a consent
+// asks.
 func requestChanged(old, cur *vendorConfig) bool {
 	strip := func(c vendorConfig) vendorConfig {
+		c.DeviceAuthURL, c.DeviceAuthURLDiscovered = "", false
 		c.RefreshBefore, c.MaxTTL, c.Lease, c.Timeout, c.APIKeyInCreds, c.Generation = 0, 0, nil, 0, nil, 0
 		c.ExchangeURLs = nil // where its token may go, not how it is asked for
 		return c

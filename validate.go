@@ -118,6 +118,7 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validatePreset(raw.Preset) },
 		func() error { return validateSizes(raw) },
 		func() error { return validateTokenURL(eff.TokenURL) },
+		func() error { return validateDeviceAuthURL(eff.DeviceAuthURL) },
 		func() error {
 			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange)
 		},
@@ -187,8 +188,21 @@ func validateTokenURL(raw string) error {
 	return validateEndpoint("token_url", raw)
 }
 
+// validateDeviceAuthURL: optional (only the device flow's consent uses
+// it), and held to the token URL's rules when given: it receives the
+// client's credentials too (RFC 8628 3.1).
+func validateDeviceAuthURL(raw string) error {
+	switch {
+	case raw == "":
+		return nil
+	case len(raw) > maxTokenURL:
+		return fieldErr("device_auth_url", "longer than %d bytes", maxTokenURL)
+	}
+	return validateEndpoint("device_auth_url", raw)
+}
+
 // validateEndpoint holds every URL the plugin sends a request to
-// (token_url, issuer) to one rule.
+// (token_url, device_auth_url, issuer) to one rule.
 func validateEndpoint(field, raw string) error {
 	u, err := url.Parse(raw)
 	var perr *url.Error

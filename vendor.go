@@ -115,7 +115,7 @@ func (b *backend) hooks(name string, counts *configMetrics) oauth.Hooks {
 // oauthConfig is the connection description of an effective config.
 func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 	oc := &oauth.Config{
-		Name: name, TokenURL: eff.TokenURL, GrantType: eff.GrantType, ClientAuth: eff.ClientAuth,
+		Name: name, TokenURL: eff.TokenURL, DeviceAuthURL: eff.DeviceAuthURL, GrantType: eff.GrantType, ClientAuth: eff.ClientAuth,
 		BodyFormat: eff.BodyFormat, ClientID: eff.ClientID, ClientSecret: eff.ClientSecret,
 		Username: eff.Username, Password: eff.Password, Scopes: eff.Scopes,
 		APIKey: eff.APIKey, APIKeyHeader: eff.APIKeyHeader,

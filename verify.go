@@ -102,11 +102,13 @@ func secretsFollowHost(old, cur *vendorConfig, d *framework.FieldData) error {
 // when only the TLS trust changes (a host move moves the default aud, and
 // audienceFollowsHost holds a written one), so a server the new CA vouches
 // for would get an assertion it could replay at the vendor (RFC 7523 3:
-// the aud check is the only thing binding it). A key generated in Vault
+// the aud check is the only thing binding it). So would a device
+// authorization endpoint on another host: the assertion it gets names the
+// token endpoint. A key generated in Vault
 // cannot be given again: such a config changes its TLS trust with a key of
 // the operator's, or is written anew.
 func signsForThisHost(old *vendorConfig, field string) bool {
-	return (field == "ca_cert" || field == "tls_client_cert") && old.effective().signsWithKey() && old.PrivateKey != ""
+	return (field == "ca_cert" || field == "tls_client_cert" || field == "device_auth_url") && old.effective().signsWithKey() && old.PrivateKey != ""
 }
 
 // endpointChange names the field of a write that changes where, or over
@@ -120,6 +122,9 @@ func endpointChange(old, cur *vendorConfig, d *framework.FieldData) (field, chan
 		}
 		return field, fmt.Sprintf("moves the token endpoint from %s to %s", from, to)
 	}
+	if field, change := deviceEndpointChange(oldEff, curEff, cur, d); field != "" {
+		return field, change
+	}
 	if pemIdentity(oldEff.CACert) != pemIdentity(curEff.CACert) {
 		return "ca_cert", "changes the CA the token endpoint's certificate is checked against"
 	}
@@ -127,6 +132,27 @@ func endpointChange(old, cur *vendorConfig, d *framework.FieldData) (field, chan
 		return "tls_client_cert", "changes the client certificate presented to the token endpoint"
 	}
 	return "", ""
+}
+
+// deviceEndpointChange: the device authorization request carries the
+// client's credentials too (RFC 8628 3.1), so a device_auth_url on a host
+// they were not sent to before (neither the token endpoint's nor the
+// previous device endpoint's) is a move like token_url's. Every vendor's
+// device endpoint shares its token endpoint's host (Entra ID, Google,
+// GitHub, oidc-provider), which needs nothing given again. The error names
+// device_auth_url even when the issuer's metadata moved it: signsForThisHost
+// goes by that name, and writing device_auth_url is one way out.
+func deviceEndpointChange(oldEff, curEff, cur *vendorConfig, d *framework.FieldData) (field, change string) {
+	to := origin(curEff.DeviceAuthURL)
+	if curEff.DeviceAuthURL == "" || to == origin(oldEff.DeviceAuthURL) || to == origin(oldEff.TokenURL) {
+		return "", ""
+	}
+	from := ""
+	if _, ok := d.GetOk("device_auth_url"); !ok && cur.DeviceAuthURLDiscovered {
+		from = " (the issuer's metadata names it)"
+	}
+	return "device_auth_url", fmt.Sprintf("sends the client's credentials to a device authorization endpoint at %s%s, not %s",
+		to, from, origin(oldEff.TokenURL))
 }
 
 // pemIdentity is what a PEM field means, its certificates' DER, so that

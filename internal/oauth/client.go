@@ -128,17 +128,28 @@ func (c *Client) Grant(ctx context.Context, cfg *Config, now func() time.Time, h
 	return tok, nil
 }
 
-// exchange sends the token request and interprets the answer.
-func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
+// roundTrip sends req and reads its answer whole (the response's headers
+// stay readable); the redactor it returns also cuts out the assertions
+// the request sent.
+func (c *Client) roundTrip(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, h Hooks, red *redactor) (*http.Response, []byte, *redactor, *Error) {
 	resp, err := c.httpClient(h).Do(req)
 	red = red.withAssertions(src.assertions())
 	if err != nil {
-		return nil, transportError(cfg.Name, err, red)
+		return nil, nil, red, transportError(cfg.Name, err, red)
 	}
 	defer resp.Body.Close()
 	body, err := readCapped(resp.Body)
 	if err != nil {
-		return nil, readError(ctx, cfg, resp.StatusCode, err, red)
+		return nil, nil, red, readError(ctx, cfg, resp.StatusCode, err, red)
+	}
+	return resp, body, red, nil
+}
+
+// exchange sends the token request and interprets the answer.
+func (c *Client) exchange(ctx context.Context, cfg *Config, req *retryablehttp.Request, src *bodySource, sentAt time.Time, now func() time.Time, h Hooks, red *redactor) (*Token, *Error) {
+	resp, body, red, gerr := c.roundTrip(ctx, cfg, req, src, h, red)
+	if gerr != nil {
+		return nil, gerr
 	}
 	return interpret(cfg, resp, body, src.subject, sentAt, now(), red)
 }
@@ -216,6 +227,11 @@ func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectTo
 		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
 	parsed, err := ParseTokenResponse(body, cfg.fields(), sentAt)
+	if err != nil && errorCode(body, red) != "" {
+		// GitHub answers its device flow's (and refresh's) OAuth errors with
+		// HTTP 200 and an RFC 6749 5.2 body: an error all the same.
+		return nil, statusFailure(cfg.Name, resp, body, red)
+	}
 	if err != nil {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, redactedErr(red, err))
 	}
@@ -231,6 +247,7 @@ func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectTo
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",
 			lifetime.Truncate(time.Second), arrived.Sub(sentAt).Truncate(time.Millisecond)))
 	}
+	tok.RefreshToken = parsed.RefreshToken
 	return tok, nil
 }
 

@@ -87,6 +87,13 @@ type Config struct {
 
 	UserAgent string
 
+	// The device authorization grant (RFC 8628): DeviceAuthURL is where
+	// AuthorizeDevice asks for a device and user code (3.1); DeviceCode is
+	// the device_code grant's code (3.4), a credential for as long as the
+	// user may approve it, so it is redacted like a client secret.
+	DeviceAuthURL string
+	DeviceCode    string
+
 	// Servable, when set, says whether a token that arrived at arrived is
 	// still worth handing out (the caller's lease policy); one that is not
 	// is refused as an unusable answer.
@@ -108,7 +115,7 @@ const (
 // A private key is never sent, but its PEM body and parts are looked for
 // all the same (KeySecrets).
 func (c *Config) secrets() []string {
-	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	out := []string{c.ClientSecret, c.APIKey, c.Password, c.DeviceCode}
 	keys := append(append([]string{c.PrivateKey}, c.OtherKeys...), c.TLSClientKey)
 	for _, k := range keys {
 		out = append(out, KeySecrets(k)...)
@@ -125,6 +132,11 @@ func (c *Config) secrets() []string {
 type Token struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token (RFC 6749 5.1), "" when
+	// it gave none: a user-delegated grant's long-lived credential.
+	RefreshToken string
+
 	// SentAt is when the request was sent: the token's clock starts then,
 	// not when the answer arrived (a slow answer shortens the token, never
 	// lengthens it).

@@ -17,10 +17,14 @@ type Metadata struct {
 	Issuer        string   `json:"issuer"`
 	TokenEndpoint string   `json:"token_endpoint"`
 	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	// RFC 8628 4: where a device authorization starts, when the server
+	// offers the device flow ("" otherwise).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 	// RFC 8705 5: where a client presenting a certificate sends its
-	// token requests, when that differs from token_endpoint.
+	// requests, when that differs from the endpoints above.
 	MTLSAliases struct {
-		TokenEndpoint string `json:"token_endpoint"`
+		TokenEndpoint               string `json:"token_endpoint"`
+		DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 	} `json:"mtls_endpoint_aliases"`
 }
 

@@ -24,6 +24,8 @@
 //	dialguard.go   no connection to metadata or link-local addresses;
 //	tlsconfig.go   CA and client certificate; pemtext.go PEM fields
 //	discovery.go   authorization server metadata (OIDC Discovery, RFC 8414)
+//	deviceauth.go  RFC 8628's device authorization request and answer;
+//	devicepoll.go  its polling, one step at a time (the device_code grant)
 //	text.go        quoting operator text, comparing origins
 //
 // A new grant type (account_credentials, say) is one file:

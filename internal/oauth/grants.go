@@ -86,6 +86,7 @@ var grants = map[string]grant{
 	GrantJWTBearer:          jwtBearerGrant,
 	GrantAccountCredentials: accountCredentialsGrant,
 	GrantTokenExchange:      tokenExchangeGrant,
+	GrantDeviceCode:         deviceCodeGrant,
 }
 
 // Grants are the grant types the package knows.

@@ -53,7 +53,14 @@ func contentType(cfg *Config) string {
 // newTokenRequest builds the vendor's token request from a config; body
 // gives each attempt's body (bodySource).
 func newTokenRequest(ctx context.Context, cfg *Config, auth clientAuth, body *bodySource) (*retryablehttp.Request, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, cfg.TokenURL, body.read)
+	return newPost(ctx, cfg, cfg.TokenURL, auth, body)
+}
+
+// newPost is a request of cfg's client to endpoint: the token endpoint, or
+// another that takes the same client authentication (RFC 8628 3.1's device
+// authorization endpoint).
+func newPost(ctx context.Context, cfg *Config, endpoint string, auth clientAuth, body *bodySource) (*retryablehttp.Request, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, endpoint, body.read)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,10 @@ type Fields struct {
 type TokenResponse struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token, "" when it has none.
+	RefreshToken string
+
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
 	// with exp: the caller falls back to default_ttl.
 	Lifetime time.Duration
@@ -68,6 +72,9 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 	out := &TokenResponse{AccessToken: tok, TokenType: typ, IssuedTokenType: issuedTokenType(doc)}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
+		return nil, err
+	}
+	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
 		return nil, err
 	}
 	// The earlier of expires_in and exp (API.md "Failures and back-off"):
@@ -117,6 +124,24 @@ func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
 // characters, and an RS256 JWT such as AgentSync's (page 004) with a
 // handful of claims is a kilobyte or two.
 const maxAccessTokenBytes = 64 << 10
+
+// refreshTokenField is the answer's refresh_token (RFC 6749 5.1, where
+// user-delegated grants return one), held to RFC 6749 A.17's 1*VSCHAR and
+// the access token's size cap: it is stored and sent back as it is.
+func refreshTokenField(doc map[string]interface{}) (string, error) {
+	v, ok := doc["refresh_token"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("response field %q is a %s, not a string", "refresh_token", jsonKind(v))
+	}
+	if s == "" {
+		return "", nil
+	}
+	return s, checkAccessToken("refresh_token", s)
+}
 
 // maxTokenTypeBytes caps token_type: registered types are words ("Bearer",
 // "DPoP", "N_A"); anything this long is not a type.
@@ -266,9 +291,19 @@ func stringField(doc map[string]interface{}, field string) (string, error) {
 // lifetimeField accepts a number or a numeric string: the model-portfolio
 // API (page 001) and others differ, and some gateways quote numbers.
 func lifetimeField(doc map[string]interface{}, field string) (time.Duration, error) {
+	secs, ok, err := secondsField(doc, field)
+	if !ok || err != nil {
+		return 0, err
+	}
+	return checkLifetime(field, secs)
+}
+
+// secondsField is a number of seconds, given as a number or a numeric
+// string; ok is false when the field is absent or null.
+func secondsField(doc map[string]interface{}, field string) (secs float64, ok bool, err error) {
 	v, ok := lookup(doc, field)
 	if !ok || v == nil {
-		return 0, nil
+		return 0, false, nil
 	}
 	var text string
 	switch x := v.(type) {
@@ -277,13 +312,13 @@ func lifetimeField(doc map[string]interface{}, field string) (time.Duration, err
 	case string:
 		text = strings.TrimSpace(x)
 	default:
-		return 0, fmt.Errorf("response field %q is a %s, not a number of seconds", field, jsonKind(v))
+		return 0, true, fmt.Errorf("response field %q is a %s, not a number of seconds", field, jsonKind(v))
 	}
-	secs, err := strconv.ParseFloat(text, 64)
+	secs, err = strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(secs) || math.IsInf(secs, 0) {
-		return 0, fmt.Errorf("response field %q is not a number of seconds", field)
+		return 0, true, fmt.Errorf("response field %q is not a number of seconds", field)
 	}
-	return checkLifetime(field, secs)
+	return secs, true, nil
 }
 
 func checkLifetime(field string, secs float64) (time.Duration, error) {
