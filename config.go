@@ -16,6 +16,7 @@ const (
 	grantPassword          = oauth.GrantPassword
 	grantLogin             = oauth.GrantLogin
 	grantJWTBearer         = oauth.GrantJWTBearer
+	grantAuthorizationCode = oauth.GrantAuthorizationCode
 
 	bodyForm = oauth.BodyForm
 	bodyJSON = oauth.BodyJSON
@@ -25,6 +26,7 @@ const (
 	authPrivateKeyJWT   = oauth.AuthPrivateKeyJWT
 	authClientSecretJWT = oauth.AuthClientSecretJWT
 	authTLSClient       = oauth.AuthTLSClient
+	authNone            = oauth.AuthNone
 
 	keyRSA = oauth.KeyRSA
 	keyEC  = oauth.KeyEC
@@ -105,6 +107,11 @@ type vendorConfig struct {
 	// RedirectURL is the redirect URI registered with the vendor: DocuSign's
 	// consent URL names it (presets.go's error hints).
 	RedirectURL string `json:"redirect_url,omitempty"`
+	// The authorization_code grant (consent.go): the vendor's authorization
+	// endpoint and the extra parameters of its authorize URL
+	// (access_type=offline, prompt=consent, audience=...).
+	AuthURL         string            `json:"auth_url,omitempty"`
+	AuthorizeParams map[string]string `json:"authorize_params,omitempty"`
 
 	// Where the assertion comes from (assertion_source.go): the key
 	// above, the mount's issuer, or Vault's plugin identity token.
@@ -189,6 +196,10 @@ func (c *vendorConfig) signsAssertions() bool {
 func (c *vendorConfig) signsWithKey() bool {
 	return c.takesAssertion() && c.AssertionSource == sourceKey
 }
+
+// userDelegated: the config's tokens come from a user's consent and a
+// refresh token (refreshtoken.go), not from credentials alone.
+func (c *vendorConfig) userDelegated() bool { return c.GrantType == grantAuthorizationCode }
 
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 

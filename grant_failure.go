@@ -10,6 +10,8 @@ type grantFailure struct {
 	err        error // a CodedError, or a storage error
 	rejected   bool
 	retryAfter time.Duration
+	// code is the vendor's OAuth error code ("invalid_grant"), "" when none.
+	code string
 }
 
 func transient(err error) *grantFailure { return &grantFailure{err: err} }

@@ -86,6 +86,29 @@ func storeStatus(ctx context.Context, s logical.Storage, name string, st *grantS
 	return putJSON(ctx, s, statusPrefix+name, fmt.Sprintf("status of %q", name), st)
 }
 
+// The authorization_code grant's records, seal-wrapped (backend.go): the
+// refresh tokens (refreshtoken.go) and the consent in progress (consent.go).
+const (
+	refreshPrefix = "refresh/"
+	consentPrefix = "consent/"
+)
+
+func loadRefresh(ctx context.Context, s logical.Storage, name string) (*refreshRecord, error) {
+	return getJSON[refreshRecord](ctx, s, refreshPrefix+name, fmt.Sprintf("refresh token of %q", name))
+}
+
+func storeRefresh(ctx context.Context, s logical.Storage, name string, r *refreshRecord) error {
+	return putJSON(ctx, s, refreshPrefix+name, fmt.Sprintf("refresh token of %q", name), r)
+}
+
+func loadConsent(ctx context.Context, s logical.Storage, name string) (*consentRecord, error) {
+	return getJSON[consentRecord](ctx, s, consentPrefix+name, fmt.Sprintf("consent in progress of %q", name))
+}
+
+func storeConsent(ctx context.Context, s logical.Storage, name string, c *consentRecord) error {
+	return putJSON(ctx, s, consentPrefix+name, fmt.Sprintf("consent in progress of %q", name), c)
+}
+
 // storableName: Vault's storage view refuses keys holding ".."
 // (logical.ErrRelativePath), which the route's name pattern lets through.
 func storableName(name string) bool { return !strings.Contains(name, "..") }
@@ -124,6 +147,11 @@ type grantStatus struct {
 	// every connection's state reads one record per name, not three.
 	TokenMintedAt  time.Time `json:"token_minted_at,omitempty"`
 	TokenExpiresAt time.Time `json:"token_expires_at,omitempty"`
+
+	// NeedsConsent: the vendor refused the refresh token (invalid_grant)
+	// or none is held; no refresh grant runs until a consent finishes
+	// (refreshtoken.go).
+	NeedsConsent bool `json:"needs_consent,omitempty"`
 }
 
 // cachedTimes is the cached token as far as the record knows it (times

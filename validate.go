@@ -119,12 +119,13 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateSizes(raw) },
 		func() error { return validateTokenURL(eff.TokenURL) },
 		func() error {
-			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer)
+			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAuthorizationCode)
 		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
 		func() error {
-			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient)
+			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone)
 		},
+		func() error { return validateConsent(eff) },
 		func() error { return validateCredentials(eff) },
 		func() error { return validateClientAuth(raw, eff) },
 		func() error { return validateDurations(eff) },
@@ -264,6 +265,7 @@ func validateCredentials(c *vendorConfig) error {
 		grantLogin:             {"username", "password"},
 		grantClientCredentials: {"client_id"},
 		grantJWTBearer:         {"client_id"}, // the assertion's iss
+		grantAuthorizationCode: {"client_id"},
 	}[c.GrantType]
 	switch {
 	case c.GrantType == grantJWTBearer && c.AssertionSource != sourceKey:

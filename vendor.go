@@ -70,17 +70,33 @@ func (c *connection) release() { c.client.Close() }
 // returns the token to cache, or why not. Every failure's error is a
 // CodedError (502/504) with the config's secrets redacted.
 func (c *connection) grant(ctx context.Context, now func() time.Time) (*cachedToken, *grantFailure) {
+	tok, _, fail := c.grantWith(ctx, now, userGrant{})
+	return tok, fail
+}
+
+// userGrant is what a user-delegated connection's request adds to its
+// config (refreshtoken.go, consent.go): the refresh token a refresh grant
+// sends, or the code (with its PKCE verifier) the consent exchanges.
+type userGrant struct {
+	refreshToken, code, verifier string
+}
+
+// grantWith is grant with a user-delegated request's refresh token or
+// code; it also returns the refresh token the vendor answered ("" when
+// none: RFC 6749 6 keeps the one sent valid).
+func (c *connection) grantWith(ctx context.Context, now func() time.Time, u userGrant) (*cachedToken, string, *grantFailure) {
 	// The description is made per grant, not held: 10 000 warm configs
 	// would hold 10 000 copies of their settings for the rare grant.
 	oc := oauthConfigOf(c.name, c.cfg)
 	oc.UserAgent = c.b.pluginUserAgent(ctx)
 	oc.AssertionSupplier = c.supplier
+	oc.RefreshToken, oc.Code, oc.CodeVerifier = u.refreshToken, u.code, u.verifier
 	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
-		return nil, failureOf(withHint(c.cfg, err))
+		return nil, "", failureOf(withHint(c.cfg, err))
 	}
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
-		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation}, nil
+		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation}, tok.RefreshToken, nil
 }
 
 // failureOf is an oauth error as the back-off policy sees it.
@@ -90,7 +106,7 @@ func failureOf(err error) *grantFailure {
 		return transient(err)
 	}
 	return &grantFailure{err: logical.CodedError(e.GatewayStatus(), e.Message),
-		rejected: e.Rejected, retryAfter: e.RetryAfter}
+		rejected: e.Rejected, retryAfter: e.RetryAfter, code: e.Code}
 }
 
 // hooks are a request's logger (the mount's, naming the config), its
@@ -115,8 +131,8 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		DefaultTTL: eff.DefaultTTL, Timeout: eff.Timeout,
 		CACert: eff.CACert, TLSClientCert: eff.TLSClientCert, TLSClientKey: eff.TLSClientKey,
 		PrivateKey: eff.PrivateKey, Certificate: eff.Certificate, SigningAlg: eff.SigningAlg,
-		AssertionAudience: eff.AssertionAudience,
-		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
+		AssertionAudience: eff.AssertionAudience, RedirectURL: eff.RedirectURL,
+		Subject: eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
 		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
 		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
 		Servable:         servableToken,

@@ -206,7 +206,7 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, RefreshToken: parsed.RefreshToken}
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(
 			"the token's %s lifetime was nearly over when the answer arrived %s after the request",

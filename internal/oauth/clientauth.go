@@ -18,6 +18,9 @@ const (
 	AuthPrivateKeyJWT   = "private_key_jwt"   // RFC 7523 2.2 / OIDC Core 9
 	AuthClientSecretJWT = "client_secret_jwt" // RFC 7523 2.2 / OIDC Core 9
 	AuthTLSClient       = "tls_client_auth"   // RFC 8705 2
+	// AuthNone is a public client (RFC 6749 2.1): client_id alone, no
+	// secret; the authorization code grant proves itself with PKCE.
+	AuthNone = "none"
 )
 
 // clientAuth is what one method adds to the token request.
@@ -46,6 +49,9 @@ var clientAuths = map[string]clientAuth{
 	AuthClientSecretJWT: {registered: "client_secret_jwt", fields: assertionFields, key: assertionKeySecret},
 	AuthTLSClient: {registered: "tls_client_auth", fields: func(f map[string]string, c *Config, _ string) {
 		f["client_id"] = c.ClientID // RFC 8705 2.1: the certificate does the rest
+	}},
+	AuthNone: {registered: "none", fields: func(f map[string]string, c *Config, _ string) {
+		f["client_id"] = c.ClientID // RFC 6749 4.1.3: a public client names itself
 	}},
 }
 

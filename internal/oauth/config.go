@@ -68,6 +68,12 @@ type Config struct {
 	// a token its platform mints (Vault's plugin identity token).
 	AssertionSupplier AssertionSupplier
 
+	// The authorization_code grant: RefreshToken is what its refresh
+	// grants send (RFC 6749 6); Code, CodeVerifier and RedirectURL, when
+	// Code is set, make the request the one-time code exchange instead
+	// (RFC 6749 4.1.3, RFC 7636 4.5). All but RedirectURL are secrets.
+	RefreshToken, Code, CodeVerifier, RedirectURL string
+
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
 	OtherKeys []string
@@ -95,7 +101,7 @@ const (
 // A private key is never sent, but its PEM body and parts are looked for
 // all the same (KeySecrets).
 func (c *Config) secrets() []string {
-	out := []string{c.ClientSecret, c.APIKey, c.Password}
+	out := []string{c.ClientSecret, c.APIKey, c.Password, c.RefreshToken, c.Code, c.CodeVerifier}
 	keys := append(append([]string{c.PrivateKey}, c.OtherKeys...), c.TLSClientKey)
 	for _, k := range keys {
 		out = append(out, KeySecrets(k)...)
@@ -119,6 +125,10 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
+	// RefreshToken is the answer's refresh_token, "" when it gave none
+	// (RFC 6749 6: then the one sent stays valid). A secret: the caller
+	// stores it write-only.
+	RefreshToken string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

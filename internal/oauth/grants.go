@@ -14,6 +14,11 @@ const (
 	// JWTBearerGrantType is the grant_type it sends.
 	GrantJWTBearer     = "jwt_bearer"
 	JWTBearerGrantType = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantAuthorizationCode is a user-delegated connection: RFC 6749 4.1's
+	// code exchange once (Config.Code), then RFC 6749 6's refresh_token
+	// grant with the refresh token it gave (Config.RefreshToken).
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
 )
 
 // grant is how one grant type builds its token request.
@@ -31,6 +36,9 @@ type grant struct {
 	// signs: the grant itself is an assertion signed with the config's
 	// private key (assertionKeyPrivate), made afresh per attempt.
 	signs bool
+	// scopeless, when set, says the request carries no scope: RFC 6749
+	// 4.1.3's code exchange has none (the consent fixed it).
+	scopeless func(c *Config) bool
 }
 
 // clientAuthenticates: whether c's request carries its client
@@ -44,6 +52,7 @@ var grants = map[string]grant{
 	GrantPassword:          passwordGrant,
 	GrantLogin:             loginGrant,
 	GrantJWTBearer:         jwtBearerGrant,
+	GrantAuthorizationCode: authorizationCodeGrant,
 }
 
 // Grants are the grant types the package knows.

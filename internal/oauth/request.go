@@ -25,7 +25,7 @@ func bodyFields(cfg *Config, g grant, auth clientAuth, assertion string) map[str
 	if g.clientAuthenticates(cfg) && auth.fields != nil {
 		auth.fields(f, cfg, assertion)
 	}
-	if len(cfg.Scopes) > 0 && !(g.signs && cfg.ScopeInAssertion) {
+	if len(cfg.Scopes) > 0 && !(g.signs && cfg.ScopeInAssertion) && (g.scopeless == nil || !g.scopeless(cfg)) {
 		f["scope"] = strings.Join(cfg.Scopes, " ")
 	}
 	return f

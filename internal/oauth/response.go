@@ -37,6 +37,8 @@ type TokenResponse struct {
 	// FromJWT says the token's exp claim decided the lifetime: there was no
 	// expires_in, or exp comes before it.
 	FromJWT bool
+	// RefreshToken is the answer's refresh_token, "" when none.
+	RefreshToken string
 }
 
 // ParseTokenResponse reads a 2xx body with the config's field names. Every
@@ -63,6 +65,9 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 		return nil, err
 	}
 	out := &TokenResponse{AccessToken: tok, TokenType: typ}
+	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
+		return nil, err
+	}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
 		return nil, err
@@ -131,6 +136,21 @@ func checkAccessToken(field, tok string) error {
 		return fmt.Errorf("response field %q holds %s at byte %d: an access token is printable ASCII (RFC 6749 A.12)", field, describeRune(r), i)
 	}
 	return nil
+}
+
+// refreshTokenField is the optional refresh_token (RFC 6749 5.1), held to
+// the access token's rules (A.17 refresh-token = 1*VSCHAR, the same size
+// bound: it is stored beside it).
+func refreshTokenField(doc map[string]interface{}) (string, error) {
+	const field = "refresh_token"
+	if v, ok := lookup(doc, field); !ok || v == nil {
+		return "", nil
+	}
+	rt, err := stringField(doc, field)
+	if err != nil {
+		return "", err
+	}
+	return rt, checkAccessToken(field, rt)
 }
 
 // tokenTypeField: Bearer when the vendor says nothing (AlertSite, page 002)

@@ -1,0 +1,23 @@
+package oauth
+
+// authorizationCodeGrant: a user-delegated connection. With Code set the
+// request is the one-time exchange of RFC 6749 4.1.3 (redirect_uri as the
+// authorize request sent it, RFC 7636 4.5's code_verifier, no scope: the
+// consent fixed it); otherwise it is RFC 6749 6's refresh with the
+// refresh token that exchange, or the last refresh, gave. The client
+// authenticates as configured (none for a public client).
+var authorizationCodeGrant = grant{
+	fields: func(f map[string]string, c *Config, _ string) {
+		if c.Code == "" {
+			f["grant_type"] = GrantRefreshToken
+			f["refresh_token"] = c.RefreshToken
+			return
+		}
+		f["grant_type"] = GrantAuthorizationCode
+		f["code"] = c.Code
+		setIf(f, "redirect_uri", c.RedirectURL)
+		setIf(f, "code_verifier", c.CodeVerifier)
+	},
+	authenticates: true,
+	scopeless:     func(c *Config) bool { return c.Code != "" },
+}
