@@ -1,0 +1,289 @@
+package oauthvendor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/vault/sdk/logical"
+)
+
+// consentEnv is a backend with a user-delegated config at a code vendor.
+type consentEnv struct {
+	*testEnv
+	v *codeVendor
+}
+
+func newConsentEnv(t *testing.T, s logical.Storage) *consentEnv {
+	t.Helper()
+	env := newTestEnvWith(t, s, newFakeClock())
+	v := newCodeVendor(t, env.clock)
+	v.install(env.b)
+	return &consentEnv{env, v}
+}
+
+// callback is the vendor's redirect reaching the mount, without a token.
+func (e *consentEnv) callback(q url.Values) (int, string) {
+	e.t.Helper()
+	data := map[string]interface{}{}
+	for k := range q {
+		data[k] = q.Get(k)
+	}
+	resp, err := e.do(logical.ReadOperation, "callback", data)
+	if err != nil {
+		e.t.Fatalf("callback: %v", err)
+	}
+	return resp.Data[logical.HTTPStatusCode].(int), string(resp.Data[logical.HTTPRawBody].([]byte))
+}
+
+// consent runs a whole consent through the callback.
+func (e *consentEnv) consent(name string) {
+	e.t.Helper()
+	start := e.write("consent/"+name, nil)
+	if status, page := e.callback(e.v.approve(start.Data["authorize_url"].(string))); status != 200 {
+		e.t.Fatalf("callback: %d %s", status, page)
+	}
+}
+
+// heldRefreshToken is the refresh token the plugin would send next.
+func (e *consentEnv) heldRefreshToken(name string) string {
+	e.t.Helper()
+	rec, err := e.b.heldRefresh(context.Background(), e.storage, name)
+	if err != nil || rec == nil {
+		e.t.Fatalf("held refresh token of %s: %v %v", name, rec, err)
+	}
+	return rec.Current
+}
+
+func TestAuthCodeConsentThroughCallback(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	w := env.write("config/xero", authCodeConfig("xero"))
+	if len(w.Warnings) == 0 || !strings.Contains(strings.Join(w.Warnings, " "), "consent/xero") {
+		t.Fatalf("config write warnings %v: want the next step naming consent/xero", w.Warnings)
+	}
+	cfg := env.read("config/xero").Data
+	if cfg["refresh_token_set"] != false || cfg["needs_consent"] != true {
+		t.Fatalf("before consent: refresh_token_set %v needs_consent %v", cfg["refresh_token_set"], cfg["needs_consent"])
+	}
+	_, err := env.do(logical.ReadOperation, "creds/xero", nil)
+	if err == nil || !strings.Contains(err.Error(), "consent/xero") || codedStatus(err) != http.StatusServiceUnavailable {
+		t.Fatalf("creds before consent: %v (%d), want a 503 naming consent/xero", err, codedStatus(err))
+	}
+	if st := env.read("status/xero").Data["state"]; st != "needs-consent" {
+		t.Fatalf("status before consent: %v", st)
+	}
+
+	start := env.write("consent/xero", nil)
+	au, _ := url.Parse(start.Data["authorize_url"].(string))
+	q := au.Query()
+	for k, want := range map[string]string{"client_id": "id-xero", "redirect_uri": "https://vault.example.com/v1/oauthvendor/callback",
+		"scope": "offline_access read", "prompt": "consent", "audience": "api.example.com", "state": start.Data["state"].(string)} {
+		if q.Get(k) != want {
+			t.Errorf("authorize_url %s = %q, want %q", k, q.Get(k), want)
+		}
+	}
+	if au.Host != "login.example.com" || start.Data["expires_at"] != rfc3339(env.clock.Now().Add(consentTTL)) {
+		t.Errorf("authorize_url host %s, expires_at %v", au.Host, start.Data["expires_at"])
+	}
+	redirect := env.v.approve(au.String())
+	status, page := env.callback(redirect)
+	if status != 200 || !strings.Contains(page, "done") || strings.Contains(page, redirect.Get("code")) {
+		t.Fatalf("callback: %d %q", status, page)
+	}
+	// Single use: the same redirect again finds no consent.
+	if status, page := env.callback(redirect); status != 400 || !strings.Contains(page, "no consent in progress") {
+		t.Fatalf("replayed callback: %d %q", status, page)
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.exchanges != 1 {
+			t.Errorf("%d code exchanges, want 1 (the replay never reaches the vendor)", v.exchanges)
+		}
+	})
+	cfg = env.read("config/xero").Data
+	if cfg["refresh_token_set"] != true || cfg["needs_consent"] != false {
+		t.Fatalf("after consent: refresh_token_set %v needs_consent %v", cfg["refresh_token_set"], cfg["needs_consent"])
+	}
+	// The exchange's access token is served from the cache.
+	first := env.read("creds/xero")
+	if !strings.HasPrefix(first.Data["access_token"].(string), "at-") || first.Secret == nil {
+		t.Fatalf("creds after consent: %v", first.Data)
+	}
+	// Past the refresh window: one refresh grant, a rotated refresh token stored.
+	before := env.heldRefreshToken("xero")
+	env.clock.Advance(50 * time.Minute)
+	second := env.read("creds/xero")
+	if second.Data["access_token"] == first.Data["access_token"] {
+		t.Fatal("no new access token after the refresh window")
+	}
+	after := env.heldRefreshToken("xero")
+	env.v.get(func(v *codeVendor) {
+		if v.refreshes != 1 || v.current[v.family[after]] != after || after == before {
+			t.Errorf("refreshes %d; stored %q, vendor's current %q, before %q", v.refreshes, after, v.current[v.family[after]], before)
+		}
+		if !strings.Contains(v.lastBody, "grant_type=refresh_token") || !strings.Contains(v.lastBody, url.QueryEscape(before)) {
+			t.Errorf("refresh request body %q", v.lastBody)
+		}
+	})
+	rec, _ := loadRefresh(context.Background(), env.storage, "xero")
+	if rec.Current != after || rec.Previous != before {
+		t.Errorf("stored record current/previous = %q/%q, want %q/%q", rec.Current, rec.Previous, after, before)
+	}
+	if st := env.read("status/xero").Data["state"]; st != "ok" {
+		t.Errorf("status after consent and refresh: %v", st)
+	}
+	env.assertNoSecrets(redirect.Get("code"), before, after, "client-secret-xero")
+}
+
+// assertNoSecrets: none of secrets in the config read, status, list or logs.
+func (e *consentEnv) assertNoSecrets(secrets ...string) {
+	e.t.Helper()
+	var texts []string
+	for _, p := range []string{"config/xero", "status/xero"} {
+		if r, err := e.do(logical.ReadOperation, p, nil); err == nil && r != nil {
+			texts = append(texts, fmt.Sprint(r.Data, r.Warnings))
+		}
+	}
+	if r, err := e.do(logical.ListOperation, "status/", nil); err == nil && r != nil {
+		texts = append(texts, fmt.Sprint(r.Data))
+	}
+	texts = append(texts, e.logs.String())
+	for _, s := range secrets {
+		for _, text := range texts {
+			if s != "" && strings.Contains(text, s) {
+				e.t.Errorf("secret %q shows: %.300s", s, text)
+			}
+		}
+	}
+}
+
+// TestAuthCodeConsentByHand: where the vendor cannot redirect to Vault,
+// the operator writes the code back; a wrong state, an expired consent
+// and a config changed since the consent started are each a 400 naming
+// state, and none reaches the vendor.
+func TestAuthCodeConsentByHand(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	refusal := func(data map[string]interface{}, want string) {
+		t.Helper()
+		resp, err := env.do(logical.UpdateOperation, "consent/xero", data)
+		if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "state: ") || !strings.Contains(resp.Error().Error(), want) {
+			t.Fatalf("consent %v: %v %v, want a 400 on state: %s", data["state"], resp, err, want)
+		}
+	}
+	redirect := env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
+	refusal(map[string]interface{}{"code": redirect.Get("code"), "state": "xero~forged"}, "does not match")
+	// A wrong state does not spend the consent: the right one still works.
+	got := env.write("consent/xero", map[string]interface{}{"code": redirect.Get("code"), "state": redirect.Get("state")})
+	if got.Data["refresh_token_set"] != true {
+		t.Fatalf("consent by hand: %v", got.Data)
+	}
+	refusal(map[string]interface{}{"code": redirect.Get("code")}, "no consent in progress")
+
+	// Expired: ten minutes and more after it started.
+	redirect = env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
+	env.clock.Advance(consentTTL)
+	refusal(map[string]interface{}{"code": redirect.Get("code")}, "expired")
+
+	// A config written since (other scopes): the code is not sent.
+	redirect = env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
+	env.write("config/xero", map[string]interface{}{"scopes": "offline_access,read,write"})
+	refusal(map[string]interface{}{"code": redirect.Get("code")}, "changed since")
+	if cfg := env.read("config/xero").Data; cfg["refresh_token_set"] != true {
+		t.Fatal("a scope change dropped the refresh token of the same client")
+	}
+	// Another client: its consent in progress and the refresh token go.
+	redirect = env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
+	env.write("config/xero", map[string]interface{}{"client_id": "another", "client_secret": "client-secret-xero"})
+	refusal(map[string]interface{}{"code": redirect.Get("code")}, "no consent in progress")
+	env.v.get(func(v *codeVendor) {
+		if v.exchanges != 1 {
+			t.Errorf("%d code exchanges, want 1: no refused consent reaches the vendor", v.exchanges)
+		}
+	})
+	// The new client has no refresh token: the old one was the old client's.
+	if cfg := env.read("config/xero").Data; cfg["refresh_token_set"] != false || cfg["needs_consent"] != true {
+		t.Fatalf("after a client change: refresh_token_set %v needs_consent %v", cfg["refresh_token_set"], cfg["needs_consent"])
+	}
+	// consent for a config of another grant names grant_type.
+	env.write("config/cc", fakeVendorConfig("cc", "s3cret-cc"))
+	resp, _ := env.do(logical.UpdateOperation, "consent/cc", nil)
+	if resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "grant_type: ") {
+		t.Fatalf("consent of a client_credentials config: %v", resp)
+	}
+	if _, err := env.do(logical.UpdateOperation, "consent/none", nil); codedStatus(err) != 404 {
+		t.Fatalf("consent of no config: %v", err)
+	}
+}
+
+// TestAuthCodeNeedsConsent: a refused refresh token (invalid_grant) puts
+// the connection in needs-consent: readers get an error naming
+// consent/<name>, the vendor is not asked again however long it waits
+// (rotate included), status, the list and the gauge say so; a new
+// consent clears it.
+func TestAuthCodeNeedsConsent(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	env.consent("xero")
+	env.v.revokeAll()
+	env.clock.Advance(time.Hour)
+	_, err := env.do(logical.ReadOperation, "creds/xero", nil)
+	if err == nil || codedStatus(err) != http.StatusBadGateway || !strings.Contains(err.Error(), "consent/xero") || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("creds after the refresh token was revoked: %v (%d)", err, codedStatus(err))
+	}
+	var asked int
+	env.v.get(func(v *codeVendor) { asked = v.requests })
+	for range 10 {
+		env.clock.Advance(6 * time.Hour)
+		if _, err := env.do(logical.ReadOperation, "creds/xero", nil); err == nil || !strings.Contains(err.Error(), "consent/xero") {
+			t.Fatalf("creds while needing consent: %v", err)
+		}
+		if _, err := env.do(logical.UpdateOperation, "rotate/xero", nil); err == nil {
+			t.Fatal("rotate while needing consent succeeded")
+		}
+		env.b.periodic(context.Background(), &logical.Request{Storage: env.storage})
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.requests != asked {
+			t.Errorf("%d vendor requests while needing consent, want none", v.requests-asked)
+		}
+	})
+	if st := env.read("status/xero").Data; st["state"] != "needs-consent" || !strings.Contains(st["last_error"].(string), "consent/xero") {
+		t.Fatalf("status: %v", st)
+	}
+	list := env.mustOK(logical.ListOperation, "status/", nil).Data["key_info"].(map[string]interface{})
+	if list["xero"].(map[string]interface{})["state"] != "needs-consent" {
+		t.Fatalf("status list: %v", list["xero"])
+	}
+	if m := env.metricsText(); !strings.Contains(m, `oauthvendor_needs_consent{config="xero"} 1`) {
+		t.Fatalf("metrics lack the needs-consent gauge at 1:\n%s", grepLines(m, "needs_consent"))
+	}
+	env.consent("xero")
+	if got := env.read("creds/xero"); got.Data["access_token"] == nil {
+		t.Fatal("no token after a new consent")
+	}
+	if st := env.read("status/xero").Data["state"]; st != "ok" {
+		t.Fatalf("status after a new consent: %v", st)
+	}
+	if m := env.metricsText(); !strings.Contains(m, `oauthvendor_needs_consent{config="xero"} 0`) {
+		t.Fatalf("metrics: the gauge stays up after consent:\n%s", grepLines(m, "needs_consent"))
+	}
+}
+
+func (e *testEnv) metricsText() string {
+	e.t.Helper()
+	return string(e.read("metrics").Data[logical.HTTPRawBody].([]byte))
+}
+
+func grepLines(text, word string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
