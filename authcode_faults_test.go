@@ -176,3 +176,50 @@ func (s *refusingWrites) Put(_ context.Context, e *logical.StorageEntry) error {
 func (s *refusingWrites) Delete(_ context.Context, key string) error {
 	return fmt.Errorf("delete %s: %w", key, logical.ErrReadOnly)
 }
+
+// TestLostAnswerIsNeedsConsent: the vendor spends the refresh token but
+// its answer never arrives (a 503 after the rotation). With no reuse
+// window nothing can recover the new token: the next refresh sends the
+// spent one, the vendor revokes the grant, and the loss is reported as
+// needs-consent, never hidden behind retries.
+func TestLostAnswerIsNeedsConsent(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	env.consent("xero")
+	env.v.set(func(v *codeVendor) { v.lostAnswer = true })
+	env.clock.Advance(50 * time.Minute)
+	if got := env.read("creds/xero"); len(got.Warnings) == 0 {
+		t.Fatal("the failed refresh served the old token without a warning")
+	}
+	env.clock.Advance(5 * time.Minute) // past the transient back-off
+	env.read("creds/xero")             // the spent token: revoked, still-valid token served
+	if st := env.read("status/xero").Data["state"]; st != "needs-consent" {
+		t.Fatalf("after a lost rotation and a revoked grant: state %v, want needs-consent", st)
+	}
+}
+
+// TestRefusedAnswerKeepsItsRefreshToken: an answer whose access token is
+// refused (a lifetime too short to serve) still carries the
+// new refresh token, and the vendor has spent the old one: it is kept,
+// and the next refresh sends it.
+func TestRefusedAnswerKeepsItsRefreshToken(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	env.consent("xero")
+	env.clock.Advance(50 * time.Minute)
+	env.v.set(func(v *codeVendor) { v.lifetime = 2 * time.Second })
+	if got := env.read("creds/xero"); len(got.Warnings) == 0 { // the 2 s token refused, the old one served
+		t.Fatalf("a 2 s token was not refused: %v", got.Data)
+	}
+	env.v.set(func(v *codeVendor) { v.lifetime = time.Hour })
+	env.clock.Advance(5 * time.Second)
+	env.read("creds/xero")
+	env.v.get(func(v *codeVendor) {
+		if v.refreshes != 2 || v.replays != 0 {
+			t.Fatalf("%d refreshes, %d replays; want 2, 0", v.refreshes, v.replays)
+		}
+	})
+	if st := env.read("status/xero").Data["state"]; st != "ok" {
+		t.Fatalf("state %v", st)
+	}
+}

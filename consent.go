@@ -113,6 +113,12 @@ func (b *backend) finishConsent(ctx context.Context, s logical.Storage, name, st
 		return nil, nil, err
 	}
 	tok, fresh, fail := e.conn.grantWith(ctx, b.now, userGrant{code: code, verifier: rec.Verifier})
+	if fail != nil && fail.refreshToken != "" {
+		// The answer is refused (its access token unusable) but its
+		// refresh token is good: keep it, and readers refresh with it.
+		b.consented(ctx, s, e, nil, fail.refreshToken)
+		return nil, nil, fmt.Errorf("%w (its refresh token is kept: creds/%s refreshes with it)", fail.err, name)
+	}
 	if fail != nil {
 		b.Logger().Warn("the vendor refused the consent's code", "config", name, "error", fail.err.Error())
 		return nil, nil, fail.err
@@ -155,8 +161,8 @@ func (b *backend) spendConsent(ctx context.Context, s logical.Storage, name, sta
 }
 
 // consented: the first refresh token is kept like a rotated one (memory
-// first, then storage), the access token cached, and the connection leaves
-// needs-consent. Persists: refresh/<name>, token/<name>, status/<name>.
+// first, then storage), the access token (when there is one) cached, and
+// the connection leaves needs-consent. Persists: refresh/<name>, token/<name>, status/<name>.
 // What storage refused is a warning: the connection serves from memory.
 func (b *backend) consented(ctx context.Context, s logical.Storage, e *entry, tok *cachedToken, fresh string) []string {
 	name, now := e.conn.name, b.now()
@@ -167,19 +173,22 @@ func (b *backend) consented(ctx context.Context, s logical.Storage, e *entry, to
 	if _, ok := b.pending.Load(name); ok {
 		warnings = append(warnings, "the refresh token could not be stored yet: this node keeps it in memory and stores it at the next read or periodic pass")
 	}
-	if err := storeToken(ctx, s, name, tok); err != nil {
-		warnings = append(warnings, "the access token could not be cached in storage: "+err.Error())
-	}
 	st, err := loadStatus(ctx, s, name)
 	if err != nil {
 		st = &grantStatus{}
 	}
-	st.succeeded(now, tok)
 	st.NeedsConsent, st.LastError, st.LastErrorCode = false, "", 0
+	st.resetBackoff()
+	if tok != nil { // nil: the exchange's access token was refused
+		if err := storeToken(ctx, s, name, tok); err != nil {
+			warnings = append(warnings, "the access token could not be cached in storage: "+err.Error())
+		}
+		st.succeeded(now, tok)
+		e.tok.Store(tok)
+	}
 	b.saveStatus(ctx, s, name, st)
 	e.failure.Store(nil)
-	e.tok.Store(tok)
 	e.conn.m.needsConsent.Store(false)
-	b.Logger().Info("consent finished: refresh token held", "config", name, "expires_at", rfc3339(tok.ExpiresAt))
+	b.Logger().Info("consent finished: refresh token held", "config", name)
 	return warnings
 }

@@ -12,6 +12,9 @@ type grantFailure struct {
 	retryAfter time.Duration
 	// code is the vendor's OAuth error code ("invalid_grant"), "" when none.
 	code string
+	// refreshToken: a refused answer's new refresh token (a secret): the
+	// vendor spent the one sent, so this one must be kept all the same.
+	refreshToken string
 }
 
 func transient(err error) *grantFailure { return &grantFailure{err: err} }

@@ -355,6 +355,9 @@ func (b *backend) refreshGrant(ctx context.Context, r *grantRun) (*served, error
 	gctx, cancel := r.grantContext(ctx)
 	defer cancel()
 	tok, fresh, fail := r.e.conn.grantWith(gctx, b.now, userGrant{refreshToken: held.Current})
+	if fail != nil {
+		b.keepRotated(ctx, r.s, name, held, fail.refreshToken) // a refused answer's, if any
+	}
 	switch {
 	case fail != nil && fail.code == "invalid_grant":
 		return b.toNeedsConsent(ctx, r, &grantFailure{err: consentNeeded(name, "the vendor refused the refresh token: "+fail.err.Error(), true), rejected: true}, true)

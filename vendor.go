@@ -106,7 +106,7 @@ func failureOf(err error) *grantFailure {
 		return transient(err)
 	}
 	return &grantFailure{err: logical.CodedError(e.GatewayStatus(), e.Message),
-		rejected: e.Rejected, retryAfter: e.RetryAfter, code: e.Code}
+		rejected: e.Rejected, retryAfter: e.RetryAfter, code: e.Code, refreshToken: e.RefreshToken}
 }
 
 // hooks are a request's logger (the mount's, naming the config), its

@@ -197,6 +197,29 @@ func interpret(cfg *Config, resp *http.Response, body []byte, sentAt, arrived ti
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
+	tok, e := tokenOf(cfg, resp, body, sentAt, arrived, red)
+	if e != nil {
+		// The vendor may have spent the refresh token sent even though its
+		// answer is refused (a token too short-lived by the time it
+		// arrived): the one it gave back is the connection's only valid one.
+		e.RefreshToken = answeredRefreshToken(body)
+	}
+	return tok, e
+}
+
+// answeredRefreshToken is a 2xx answer's refresh_token, whatever else is
+// wrong with the answer; "" when it has none that could be used.
+func answeredRefreshToken(body []byte) string {
+	doc, err := decodeObject(body)
+	if err != nil {
+		return ""
+	}
+	rt, _ := refreshTokenField(doc)
+	return rt
+}
+
+// tokenOf reads a 2xx answer into a token.
+func tokenOf(cfg *Config, resp *http.Response, body []byte, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
 	parsed, err := ParseTokenResponse(body, cfg.fields(), sentAt)
 	if err != nil {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, redactedErr(red, err))
