@@ -287,3 +287,108 @@ func grepLines(text, word string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestAuthCodeConfigValidation: each refusal a 400 naming its field,
+// nothing stored.
+func TestAuthCodeConfigValidation(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	cases := []struct {
+		name  string
+		set   map[string]interface{}
+		field string
+	}{
+		{"no auth_url", map[string]interface{}{"auth_url": ""}, "auth_url"},
+		{"http auth_url", map[string]interface{}{"auth_url": "http://login.example.com/authorize"}, "auth_url"},
+		{"auth_url on link-local", map[string]interface{}{"auth_url": "https://169.254.169.254/authorize"}, "auth_url"},
+		{"no redirect_url", map[string]interface{}{"redirect_url": ""}, "redirect_url"},
+		{"relative redirect_url", map[string]interface{}{"redirect_url": "/callback"}, "redirect_url"},
+		{"state in authorize_params", map[string]interface{}{"authorize_params": map[string]interface{}{"state": "x"}}, "authorize_params"},
+		{"code_challenge in authorize_params", map[string]interface{}{"authorize_params": map[string]interface{}{"code_challenge": "x"}}, "authorize_params"},
+		{"no client_id", map[string]interface{}{"client_id": ""}, "client_id"},
+	}
+	for _, c := range cases {
+		data := authCodeConfig("x")
+		for k, v := range c.set {
+			data[k] = v
+		}
+		resp, err := env.do(logical.UpdateOperation, "config/x", data)
+		if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), c.field+": ") {
+			t.Errorf("%s: %v %v, want a 400 naming %s", c.name, resp, err, c.field)
+		}
+	}
+	for _, c := range []struct {
+		set   map[string]interface{}
+		field string
+	}{
+		{map[string]interface{}{"client_auth": "none"}, "client_auth"},
+		{map[string]interface{}{"auth_url": "https://login.example.com/a"}, "auth_url"},
+		{map[string]interface{}{"authorize_params": "prompt=consent"}, "authorize_params"},
+	} {
+		data := fakeVendorConfig("x", "s3cret-x")
+		for k, v := range c.set {
+			data[k] = v
+		}
+		resp, _ := env.do(logical.UpdateOperation, "config/x", data)
+		if resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), c.field+": ") {
+			t.Errorf("client_credentials with %v: %v, want a 400 naming %s", c.set, resp, c.field)
+		}
+	}
+	if e, _ := env.storage.Get(context.Background(), configPrefix+"x"); e != nil {
+		t.Fatal("a refused write stored the config")
+	}
+	// Loopback http is allowed, as for token_url; a public client needs no secret.
+	data := authCodeConfig("x")
+	data["auth_url"], data["client_auth"], data["client_secret"] = "http://127.0.0.1:8080/authorize", "none", ""
+	env.write("config/x", data)
+}
+
+// TestAuthCodePublicClient: client_auth=none sends client_id alone, with
+// PKCE proving the client (RFC 7636), and refreshes the same way.
+func TestAuthCodePublicClient(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	data := authCodeConfig("xero")
+	data["client_auth"] = "none"
+	delete(data, "client_secret")
+	env.write("config/xero", data)
+	env.consent("xero")
+	env.clock.Advance(50 * time.Minute)
+	env.read("creds/xero")
+	env.v.get(func(v *codeVendor) {
+		form, _ := url.ParseQuery(v.lastBody)
+		if v.refreshes != 1 || form.Get("client_id") != "id-xero" || form.Has("client_secret") {
+			t.Fatalf("public client's refresh: %d refreshes, body %v", v.refreshes, form)
+		}
+	})
+}
+
+// TestCallbackErrors: the vendor's error redirect spends the consent and
+// shows the OAuth error (printable text only); a state of no consent, a
+// forged state and a missing code are 400 pages; nothing reaches the
+// vendor and no page echoes the code.
+func TestCallbackErrors(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	redirect := env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
+	for _, q := range []url.Values{
+		{"code": {"c"}, "state": {"nobody"}},
+		{"code": {"c"}, "state": {"xero~forged"}},
+		{"state": {redirect.Get("state")}},
+	} {
+		if status, page := env.callback(q); status != 400 || !strings.HasPrefix(page, "Consent failed") {
+			t.Errorf("callback %v: %d %q", q, status, page)
+		}
+	}
+	status, page := env.callback(url.Values{"error": {"access_denied"}, "error_description": {"The user said no\n<script>"}, "state": {redirect.Get("state")}})
+	if status != 400 || !strings.Contains(page, "access_denied: The user said no<script>") || strings.Contains(page, "\n<") {
+		t.Fatalf("error redirect: %d %q", status, page)
+	}
+	// Spent: the code of that consent cannot finish it any more.
+	if status, _ := env.callback(redirect); status != 400 {
+		t.Fatalf("code after the error redirect: %d", status)
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.requests != 0 {
+			t.Fatalf("%d vendor requests", v.requests)
+		}
+	})
+}
