@@ -98,9 +98,11 @@ func pathCallback(b *backend) *framework.Path {
 			"error_description": str("The vendor's description of the error."),
 			"error_uri":         str("The vendor's page about the error."),
 			// What vendors add to the redirect (Google: scope, authuser,
-			// prompt, hd; Entra ID and Xero: session_state; RFC 9207: iss).
+			// prompt, hd; Entra ID and Xero: session_state; Intuit: realmId,
+			// the company the user picked; RFC 9207: iss).
 			"scope": str("Ignored."), "session_state": str("Ignored."), "iss": str("Ignored."),
 			"authuser": str("Ignored."), "prompt": str("Ignored."), "hd": str("Ignored."),
+			"realmId": str("Ignored (Intuit's company ID: put it in your app's API base URL)."),
 		},
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
