@@ -392,3 +392,20 @@ func TestCallbackErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestConsentCodeNeverQuoted: a code the SDK cannot convert (an object)
+// is refused naming the field, without the SDK's message quoting it.
+func TestConsentCodeNeverQuoted(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	for _, path := range []string{"consent/xero", "callback"} {
+		var op logical.Operation = logical.UpdateOperation
+		if path == "callback" {
+			op = logical.ReadOperation
+		}
+		resp, err := env.do(op, path, map[string]interface{}{"code": map[string]interface{}{"k": "code-secret-value"}})
+		if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), "code: ") || strings.Contains(resp.Error().Error(), "code-secret-value") {
+			t.Fatalf("%s with an object code: %v %v", path, resp, err)
+		}
+	}
+}

@@ -18,12 +18,8 @@ const callbackPath = "callback"
 
 func pathConsent(b *backend) *framework.Path {
 	return &framework.Path{
-		Pattern: "consent/" + framework.GenericNameRegex("name"),
-		Fields: map[string]*framework.FieldSchema{
-			"name":  {Type: framework.TypeString, Description: "Name of the vendor connection (grant_type authorization_code).", Required: true},
-			"code":  {Type: framework.TypeString, Description: "The authorization code the vendor's redirect carried, to finish the consent by hand where the vendor cannot redirect to Vault. Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
-			"state": {Type: framework.TypeString, Description: "The state of the redirect that carried code; checked when given."},
-		},
+		Pattern: consentPrefix + framework.GenericNameRegex("name"),
+		Fields:  consentPathFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.UpdateOperation: &framework.PathOperation{
 				Callback:  b.pathConsentWrite,
@@ -33,6 +29,16 @@ func pathConsent(b *backend) *framework.Path {
 		},
 		HelpSynopsis:    "Consent of a user to a user-delegated (authorization_code) connection.",
 		HelpDescription: pathConsentHelpDesc,
+	}
+}
+
+// consentPathFields is consent/<name>'s schema (writeonly_guard.go
+// checks a request against it before the SDK could quote a code).
+func consentPathFields() map[string]*framework.FieldSchema {
+	return map[string]*framework.FieldSchema{
+		"name":  {Type: framework.TypeString, Description: "Name of the vendor connection (grant_type authorization_code).", Required: true},
+		"code":  {Type: framework.TypeString, Description: "The authorization code the vendor's redirect carried, to finish the consent by hand where the vendor cannot redirect to Vault. Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
+		"state": {Type: framework.TypeString, Description: "The state of the redirect that carried code; checked when given."},
 	}
 }
 
@@ -86,24 +92,9 @@ func consentErrorResponse(err error) (*logical.Response, error) {
 }
 
 func pathCallback(b *backend) *framework.Path {
-	str := func(desc string) *framework.FieldSchema {
-		return &framework.FieldSchema{Type: framework.TypeString, Description: desc}
-	}
 	return &framework.Path{
 		Pattern: callbackPath + "$",
-		Fields: map[string]*framework.FieldSchema{
-			"code":              str("The authorization code (RFC 6749 4.1.2)."),
-			"state":             str("The consent's state."),
-			"error":             str("The vendor's OAuth error (RFC 6749 4.1.2.1)."),
-			"error_description": str("The vendor's description of the error."),
-			"error_uri":         str("The vendor's page about the error."),
-			// What vendors add to the redirect (Google: scope, authuser,
-			// prompt, hd; Entra ID and Xero: session_state; Intuit: realmId,
-			// the company the user picked; RFC 9207: iss).
-			"scope": str("Ignored."), "session_state": str("Ignored."), "iss": str("Ignored."),
-			"authuser": str("Ignored."), "prompt": str("Ignored."), "hd": str("Ignored."),
-			"realmId": str("Ignored (Intuit's company ID: put it in your app's API base URL)."),
-		},
+		Fields:  callbackFields(),
 		Operations: map[logical.Operation]framework.OperationHandler{
 			logical.ReadOperation: &framework.PathOperation{
 				Callback: b.pathCallbackRead,
@@ -114,6 +105,26 @@ func pathCallback(b *backend) *framework.Path {
 		HelpDescription: `The vendor redirects the user's browser here with ?code=...&state=... (or
 ?error=...&state=...). The state is checked and spent, then the code is exchanged; the answer is a
 short text page saying whether the consent finished. Nothing secret is shown.`,
+	}
+}
+
+// callbackFields is the redirect's query (writeonly_guard.go checks it).
+func callbackFields() map[string]*framework.FieldSchema {
+	str := func(desc string) *framework.FieldSchema {
+		return &framework.FieldSchema{Type: framework.TypeString, Description: desc}
+	}
+	return map[string]*framework.FieldSchema{
+		"code":              str("The authorization code (RFC 6749 4.1.2)."),
+		"state":             str("The consent's state."),
+		"error":             str("The vendor's OAuth error (RFC 6749 4.1.2.1)."),
+		"error_description": str("The vendor's description of the error."),
+		"error_uri":         str("The vendor's page about the error."),
+		// What vendors add to the redirect (Google: scope, authuser,
+		// prompt, hd; Entra ID and Xero: session_state; Intuit: realmId,
+		// the company the user picked; RFC 9207: iss).
+		"scope": str("Ignored."), "session_state": str("Ignored."), "iss": str("Ignored."),
+		"authuser": str("Ignored."), "prompt": str("Ignored."), "hd": str("Ignored."),
+		"realmId": str("Ignored (Intuit's company ID: put it in your app's API base URL)."),
 	}
 }
 
