@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 
@@ -22,22 +21,6 @@ import (
 // then the code is exchanged for the first refresh token
 // (refreshtoken.go keeps it). Both run under the name lock, on the node
 // that can write (a standby forwards: logical.ErrReadOnly).
-
-// consentRecord is consent/<name> (seal-wrapped): the consent in
-// progress; a new one replaces it. The state itself is not stored, only
-// its digest: the record alone cannot finish a consent.
-type consentRecord struct {
-	StateHash string `json:"state_hash"`
-	// Verifier is the PKCE code_verifier; it leaves Vault only in the
-	// code exchange, to the token endpoint.
-	Verifier string `json:"verifier"`
-	// Generation is the config version the consent was started for: a
-	// config changed meanwhile (another client, another vendor) must not
-	// receive its code.
-	Generation uint64    `json:"generation"`
-	StartedAt  time.Time `json:"started_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-}
 
 // stateSep ends the config name the state starts with: the callback finds
 // the consent from the state alone (no name in the redirect), and "~"

@@ -359,15 +359,6 @@ func clearLeftovers(ctx context.Context, s logical.Storage, name string) (*grant
 	return &grantStatus{}, nil
 }
 
-func deleteRecords(ctx context.Context, s logical.Storage, name string, prefixes ...string) error {
-	for _, prefix := range prefixes {
-		if err := s.Delete(ctx, prefix+name); err != nil {
-			return fmt.Errorf("deleting %s%s: %w", prefix, name, err)
-		}
-	}
-	return nil
-}
-
 func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {
 	names, err := req.Storage.List(ctx, configPrefix)
 	if err != nil {

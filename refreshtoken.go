@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
 )
@@ -29,19 +28,6 @@ import (
 //     flights, lifecycle.go), so no token is ever sent twice.
 //
 // Everything here runs under the config's name lock.
-
-// refreshRecord is refresh/<name>. Never read, listed or logged whole:
-// config reads say refresh_token_set only.
-type refreshRecord struct {
-	// Current is what the next refresh grant sends.
-	Current string `json:"current"`
-	// Previous is the token Current replaced, kept for the operator's
-	// recovery (a vendor with a reuse window still takes it for a while);
-	// no grant sends it: strict vendors revoke the whole family on reuse.
-	Previous    string    `json:"previous,omitempty"`
-	ConsentedAt time.Time `json:"consented_at"`
-	RotatedAt   time.Time `json:"rotated_at,omitempty"`
-}
 
 // heldRefresh is the refresh token the next grant sends: one kept in
 // memory because storage refused it (stored again first), else the

@@ -93,6 +93,35 @@ const (
 	consentPrefix = "consent/"
 )
 
+// refreshRecord is refresh/<name>. Never read, listed or logged whole:
+// config reads say refresh_token_set only.
+type refreshRecord struct {
+	// Current is what the next refresh grant sends.
+	Current string `json:"current"`
+	// Previous is the token Current replaced, kept for the operator's
+	// recovery (a vendor with a reuse window still takes it for a while);
+	// no grant sends it: strict vendors revoke the whole family on reuse.
+	Previous    string    `json:"previous,omitempty"`
+	ConsentedAt time.Time `json:"consented_at"`
+	RotatedAt   time.Time `json:"rotated_at,omitempty"`
+}
+
+// consentRecord is consent/<name> (seal-wrapped): the consent in
+// progress; a new one replaces it. The state itself is not stored, only
+// its digest: the record alone cannot finish a consent.
+type consentRecord struct {
+	StateHash string `json:"state_hash"`
+	// Verifier is the PKCE code_verifier; it leaves Vault only in the
+	// code exchange, to the token endpoint.
+	Verifier string `json:"verifier"`
+	// Generation is the config version the consent was started for: a
+	// config changed meanwhile (another client, another vendor) must not
+	// receive its code.
+	Generation uint64    `json:"generation"`
+	StartedAt  time.Time `json:"started_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
 func loadRefresh(ctx context.Context, s logical.Storage, name string) (*refreshRecord, error) {
 	return getJSON[refreshRecord](ctx, s, refreshPrefix+name, fmt.Sprintf("refresh token of %q", name))
 }
@@ -107,6 +136,16 @@ func loadConsent(ctx context.Context, s logical.Storage, name string) (*consentR
 
 func storeConsent(ctx context.Context, s logical.Storage, name string, c *consentRecord) error {
 	return putJSON(ctx, s, consentPrefix+name, fmt.Sprintf("consent in progress of %q", name), c)
+}
+
+// deleteRecords deletes name's record under each prefix, in order.
+func deleteRecords(ctx context.Context, s logical.Storage, name string, prefixes ...string) error {
+	for _, prefix := range prefixes {
+		if err := s.Delete(ctx, prefix+name); err != nil {
+			return fmt.Errorf("deleting %s%s: %w", prefix, name, err)
+		}
+	}
+	return nil
 }
 
 // storableName: Vault's storage view refuses keys holding ".."
