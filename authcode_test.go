@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,6 +306,7 @@ func TestAuthCodeConfigValidation(t *testing.T) {
 		{"state in authorize_params", map[string]interface{}{"authorize_params": map[string]interface{}{"state": "x"}}, "authorize_params"},
 		{"code_challenge in authorize_params", map[string]interface{}{"authorize_params": map[string]interface{}{"code_challenge": "x"}}, "authorize_params"},
 		{"no client_id", map[string]interface{}{"client_id": ""}, "client_id"},
+		{"a secret for a public client", map[string]interface{}{"client_auth": "none"}, "client_secret"},
 	}
 	for _, c := range cases {
 		data := authCodeConfig("x")
@@ -408,4 +410,46 @@ func TestConsentCodeNeverQuoted(t *testing.T) {
 			t.Fatalf("%s with an object code: %v %v", path, resp, err)
 		}
 	}
+}
+
+// TestRefreshFanIn: 50 concurrent reads of a token in its refresh window
+// and concurrent rotates: every refresh sends the token the one before it
+// answered (the vendor sees no replay), and the reads share one refresh.
+func TestRefreshFanIn(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	env.consent("xero")
+	env.clock.Advance(50 * time.Minute)
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := env.do(logical.ReadOperation, "creds/xero", nil); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent read: %v", err)
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.refreshes != 1 {
+			t.Fatalf("50 concurrent reads ran %d refreshes, want 1", v.refreshes)
+		}
+	})
+	for range 5 {
+		wg.Add(2)
+		go func() { defer wg.Done(); env.do(logical.UpdateOperation, "rotate/xero", nil) }()
+		go func() { defer wg.Done(); env.do(logical.ReadOperation, "creds/xero", nil) }()
+	}
+	wg.Wait()
+	env.v.get(func(v *codeVendor) {
+		if v.replays != 0 || v.refreshes != 6 {
+			t.Fatalf("after 5 concurrent rotates: %d refreshes, %d replays; want 6, 0", v.refreshes, v.replays)
+		}
+	})
 }

@@ -25,6 +25,9 @@ func validateConsent(eff *vendorConfig) error {
 		}
 		return nil
 	}
+	if eff.ClientAuth == authNone && eff.ClientSecret != "" {
+		return fieldErr("client_secret", "is never sent with client_auth none (a public client): give client_secret= to remove it, or choose body or basic")
+	}
 	if eff.AuthURL == "" {
 		return fieldErr("auth_url", "required for grant_type %s (the vendor's authorization endpoint)", grantAuthorizationCode)
 	}
