@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/vault/sdk/helper/testhelpers/schema"
 	"github.com/hashicorp/vault/sdk/logical"
 )
 
@@ -452,4 +453,22 @@ func TestRefreshFanIn(t *testing.T) {
 			t.Fatalf("after 5 concurrent rotates: %d refreshes, %d replays; want 6, 0", v.refreshes, v.replays)
 		}
 	})
+}
+
+// TestConsentResponsesMatchSchemas: the config read of a user-delegated
+// connection and both consent answers match their declared schemas.
+func TestConsentResponsesMatchSchemas(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	env.write("config/xero", authCodeConfig("xero"))
+	check := func(path string, op logical.Operation, resp *logical.Response) {
+		t.Helper()
+		schema.ValidateResponse(t, schema.GetResponseSchema(t, env.b.Route(path), op), resp, true)
+	}
+	check("config/xero", logical.ReadOperation, env.read("config/xero"))
+	start := env.write("consent/xero", nil)
+	check("consent/xero", logical.UpdateOperation, start)
+	redirect := env.v.approve(start.Data["authorize_url"].(string))
+	check("consent/xero", logical.UpdateOperation, env.write("consent/xero", map[string]interface{}{"code": redirect.Get("code")}))
+	check("config/xero", logical.ReadOperation, env.read("config/xero"))
+	check("status/xero", logical.ReadOperation, env.read("status/xero"))
 }
