@@ -100,10 +100,17 @@ func pathCallback(b *backend) *framework.Path {
 				Callback: b.pathCallbackRead,
 				Summary:  "The vendor's redirect after a user's consent; no Vault token needed.",
 			},
+			// response_mode=form_post (OpenID Form Post Response Mode): the
+			// code arrives in a form body, which Vault's audit log HMACs,
+			// rather than in the query string, which it records as it is.
+			logical.UpdateOperation: &framework.PathOperation{
+				Callback: b.pathCallbackRead,
+				Summary:  "The vendor's form_post redirect after a user's consent; no Vault token needed.",
+			},
 		},
 		HelpSynopsis: "Redirect target of consent/<name>: finishes the consent; no Vault token needed.",
 		HelpDescription: `The vendor redirects the user's browser here with ?code=...&state=... (or
-?error=...&state=...). The state is checked and spent, then the code is exchanged; the answer is a
+?error=...&state=...), or posts them as a form (response_mode=form_post). The state is checked and spent, then the code is exchanged; the answer is a
 short text page saying whether the consent finished. Nothing secret is shown.`,
 	}
 }
