@@ -73,7 +73,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"key_id":             str("The assertion header's kid when the vendor assigned the key an ID (Google's private_key_id, the public key ID Box shows); default the key's RFC 7638 thumbprint. jwks/<name> publishes the key under it. A written private_key or a rotate-key switch drops it unless given again."),
 		"credentials_json":   secret("A Google service-account key file (JSON, type service_account): fills assertion_issuer (client_email), private_key, key_id (private_key_id), client_id and token_url (token_uri) unless given in the same write; only its digest is stored."),
 		"redirect_url":       str("The redirect URI registered with the vendor: authorization_code's redirect_uri (the mount's callback, https://<vault>/v1/<mount>/callback, or any URL the operator copies the code from); the consent URL DocuSign's consent_required error gives names it."),
-		"auth_url":           str("authorization_code: the vendor's authorization endpoint (https, except loopback hosts)."),
+		"auth_url":           str("authorization_code: the vendor's authorization endpoint (https, except loopback hosts); with issuer, the metadata's authorization_endpoint when not given."),
 		"authorize_params":   {Type: framework.TypeKVPairs, Description: "authorization_code: extra parameters of the authorize URL, key=value (access_type=offline, prompt=consent, audience=...). Readable: never credentials."},
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),

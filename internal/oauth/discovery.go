@@ -17,6 +17,9 @@ type Metadata struct {
 	Issuer        string   `json:"issuer"`
 	TokenEndpoint string   `json:"token_endpoint"`
 	AuthMethods   []string `json:"token_endpoint_auth_methods_supported"`
+	// AuthorizationEndpoint is where a user consents (RFC 8414 2): the
+	// authorization_code grant's auth_url.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 	// RFC 8705 5: where a client presenting a certificate sends its
 	// token requests, when that differs from token_endpoint.
 	MTLSAliases struct {
