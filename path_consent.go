@@ -70,12 +70,8 @@ func (b *backend) pathConsentWrite(ctx context.Context, req *logical.Request, d 
 	if err != nil {
 		return consentErrorResponse(err)
 	}
-	cfg, err := mustLoadConfig(ctx, req.Storage, name)
-	if err != nil {
-		return nil, err
-	}
 	return &logical.Response{Data: map[string]interface{}{
-		"authorize_url": c.URL, "state": c.State, "redirect_url": cfg.effective().RedirectURL,
+		"authorize_url": c.URL, "state": c.State, "redirect_url": c.RedirectURL,
 		"expires_at": rfc3339(rec.ExpiresAt),
 	}}, nil
 }

@@ -13,9 +13,10 @@ import (
 // the caller keeps to finish it. State and Verifier are secrets: the
 // caller stores them, seal-wrapped, and never shows the verifier.
 type Consent struct {
-	URL      string
-	State    string
-	Verifier string
+	URL         string
+	RedirectURL string // the redirect_uri URL carries (the exchange sends it again)
+	State       string
+	Verifier    string
 }
 
 // randomBytes: 32 bytes, 256 bits, for the state (RFC 6749 10.12: not
@@ -58,7 +59,7 @@ func NewConsent(authURL string, c *Config, statePrefix string, extra map[string]
 	q.Set("code_challenge", CodeChallenge(verifier))
 	q.Set("code_challenge_method", "S256")
 	u.RawQuery = q.Encode()
-	return &Consent{URL: u.String(), State: statePrefix + state, Verifier: verifier}, nil
+	return &Consent{URL: u.String(), RedirectURL: c.RedirectURL, State: statePrefix + state, Verifier: verifier}, nil
 }
 
 // CodeChallenge is RFC 7636 4.2's S256: BASE64URL(SHA256(verifier)).
