@@ -18,8 +18,8 @@ const (
 	AuthPrivateKeyJWT   = "private_key_jwt"   // RFC 7523 2.2 / OIDC Core 9
 	AuthClientSecretJWT = "client_secret_jwt" // RFC 7523 2.2 / OIDC Core 9
 	AuthTLSClient       = "tls_client_auth"   // RFC 8705 2
-	// AuthNone is a public client (RFC 6749 2.1): client_id alone, no
-	// secret; the authorization code grant proves itself with PKCE.
+	// AuthNone sends no client credentials at all (RFC 8414 2's "none"):
+	// grants whose client is optional only (Google STS's token exchange).
 	AuthNone = "none"
 )
 
@@ -47,11 +47,9 @@ var clientAuths = map[string]clientAuth{
 	}},
 	AuthPrivateKeyJWT:   {registered: "private_key_jwt", fields: assertionFields, key: assertionKeyPrivate},
 	AuthClientSecretJWT: {registered: "client_secret_jwt", fields: assertionFields, key: assertionKeySecret},
+	AuthNone:            {registered: "none"},
 	AuthTLSClient: {registered: "tls_client_auth", fields: func(f map[string]string, c *Config, _ string) {
 		f["client_id"] = c.ClientID // RFC 8705 2.1: the certificate does the rest
-	}},
-	AuthNone: {registered: "none", fields: func(f map[string]string, c *Config, _ string) {
-		f["client_id"] = c.ClientID // RFC 6749 4.1.3: a public client names itself
 	}},
 }
 

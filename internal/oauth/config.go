@@ -118,6 +118,11 @@ func (c *Config) secrets() []string {
 type Token struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token (RFC 6749 5.1), "" when
+	// it gave none: a user-delegated grant's long-lived credential.
+	RefreshToken string
+
 	// SentAt is when the request was sent: the token's clock starts then,
 	// not when the answer arrived (a slow answer shortens the token, never
 	// lengthens it).
@@ -125,10 +130,6 @@ type Token struct {
 	ExpiresAt time.Time
 	// FromJWT says the token's own exp claim decided ExpiresAt.
 	FromJWT bool
-	// RefreshToken is the answer's refresh_token, "" when it gave none
-	// (RFC 6749 6: then the one sent stays valid). A secret: the caller
-	// stores it write-only.
-	RefreshToken string
 }
 
 // Logger is the per-request logger (retryablehttp's LeveledLogger): the

@@ -31,14 +31,16 @@ type Fields struct {
 type TokenResponse struct {
 	AccessToken string
 	TokenType   string
+
+	// RefreshToken is the answer's refresh_token, "" when it has none.
+	RefreshToken string
+
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
 	// with exp: the caller falls back to default_ttl.
 	Lifetime time.Duration
 	// FromJWT says the token's exp claim decided the lifetime: there was no
 	// expires_in, or exp comes before it.
 	FromJWT bool
-	// RefreshToken is the answer's refresh_token, "" when none.
-	RefreshToken string
 }
 
 // ParseTokenResponse reads a 2xx body with the config's field names. Every
@@ -65,11 +67,11 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 		return nil, err
 	}
 	out := &TokenResponse{AccessToken: tok, TokenType: typ}
-	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
-		return nil, err
-	}
 	out.Lifetime, err = lifetimeField(doc, expiresField)
 	if err != nil {
+		return nil, err
+	}
+	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
 		return nil, err
 	}
 	// The earlier of expires_in and exp (API.md "Failures and back-off"):
@@ -120,6 +122,24 @@ func jwtLifetime(tok string, now time.Time) (time.Duration, bool, error) {
 // handful of claims is a kilobyte or two.
 const maxAccessTokenBytes = 64 << 10
 
+// refreshTokenField is the answer's refresh_token (RFC 6749 5.1, where
+// user-delegated grants return one), held to RFC 6749 A.17's 1*VSCHAR and
+// the access token's size cap: it is stored and sent back as it is.
+func refreshTokenField(doc map[string]interface{}) (string, error) {
+	v, ok := doc["refresh_token"]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("response field %q is a %s, not a string", "refresh_token", jsonKind(v))
+	}
+	if s == "" {
+		return "", nil
+	}
+	return s, checkAccessToken("refresh_token", s)
+}
+
 // maxTokenTypeBytes caps token_type: registered types are words ("Bearer",
 // "DPoP", "N_A"); anything this long is not a type.
 const maxTokenTypeBytes = 256
@@ -136,21 +156,6 @@ func checkAccessToken(field, tok string) error {
 		return fmt.Errorf("response field %q holds %s at byte %d: an access token is printable ASCII (RFC 6749 A.12)", field, describeRune(r), i)
 	}
 	return nil
-}
-
-// refreshTokenField is the optional refresh_token (RFC 6749 5.1), held to
-// the access token's rules (A.17 refresh-token = 1*VSCHAR, the same size
-// bound: it is stored beside it).
-func refreshTokenField(doc map[string]interface{}) (string, error) {
-	const field = "refresh_token"
-	if v, ok := lookup(doc, field); !ok || v == nil {
-		return "", nil
-	}
-	rt, err := stringField(doc, field)
-	if err != nil {
-		return "", err
-	}
-	return rt, checkAccessToken(field, rt)
 }
 
 // tokenTypeField: Bearer when the vendor says nothing (AlertSite, page 002)
