@@ -51,6 +51,10 @@ type backend struct {
 	issuer   atomic.Pointer[issuerState]
 	issuerMu sync.Mutex
 
+	// pending: name -> *refreshRecord, a rotated refresh token storage
+	// refused, kept until it is stored (refreshtoken.go).
+	pending sync.Map
+
 	// marksLoaded: this backend has loaded the read marks (readmark.go).
 	marksLoaded atomic.Bool
 
@@ -84,14 +88,15 @@ func newBackend(now func() time.Time) *backend {
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configPrefix, tokenPrefix, oidcPrefix},
+			SealWrapStorage: []string{configPrefix, tokenPrefix, oidcPrefix, refreshPrefix, consentPrefix},
 			// Public keys for a vendor's jwks_uri, like Vault's identity
 			// .well-known/keys; the mount's own issuer documents.
-			Unauthenticated: []string{jwksPrefix + "*", wellKnownDiscovery, wellKnownKeys},
+			// The consents' redirect target: the user's browser has no token.
+			Unauthenticated: []string{jwksPrefix + "*", wellKnownDiscovery, wellKnownKeys, callbackPath},
 		},
 		Paths: framework.PathAppend(
 			pathConfig(b),
-			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathStatusList(b), pathMetrics(b), pathJWKS(b), pathRotateKey(b)},
+			[]*framework.Path{pathCreds(b), pathRotate(b), pathStatus(b), pathStatusList(b), pathMetrics(b), pathJWKS(b), pathRotateKey(b), pathConsent(b), pathCallback(b)},
 			pathOIDC(b),
 			pathPresets(),
 		),

@@ -18,6 +18,7 @@ const (
 	grantJWTBearer         = oauth.GrantJWTBearer
 	grantAccountCreds      = oauth.GrantAccountCredentials
 	grantTokenExchange     = oauth.GrantTokenExchange
+	grantAuthorizationCode = oauth.GrantAuthorizationCode
 
 	bodyForm = oauth.BodyForm
 	bodyJSON = oauth.BodyJSON
@@ -112,6 +113,11 @@ type vendorConfig struct {
 	// the device flow's consent (device.go); discovered from issuer when
 	// not given (DeviceAuthURLDiscovered, below).
 	DeviceAuthURL string `json:"device_auth_url,omitempty"`
+	// The authorization_code grant (consent.go): the vendor's authorization
+	// endpoint and the extra parameters of its authorize URL
+	// (access_type=offline, prompt=consent, audience=...).
+	AuthURL         string            `json:"auth_url,omitempty"`
+	AuthorizeParams map[string]string `json:"authorize_params,omitempty"`
 
 	// Where the assertion comes from (assertion_source.go): the key
 	// above, the mount's issuer, or Vault's plugin identity token.
@@ -221,6 +227,10 @@ func (c *vendorConfig) signsAssertions() bool {
 func (c *vendorConfig) signsWithKey() bool {
 	return c.takesAssertion() && c.AssertionSource == sourceKey
 }
+
+// userDelegated: the config's tokens come from a user's consent and a
+// refresh token (refreshtoken.go), not from credentials alone.
+func (c *vendorConfig) userDelegated() bool { return c.GrantType == grantAuthorizationCode }
 
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 

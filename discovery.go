@@ -95,6 +95,9 @@ func applyDiscovery(cfg, eff *vendorConfig, md *serverMetadata) error {
 		cfg.DeviceAuthURL = discoveredDeviceEndpoint(eff, md)
 		cfg.DeviceAuthURLDiscovered = cfg.DeviceAuthURL != ""
 	}
+	if eff.userDelegated() && cfg.AuthURL == "" {
+		cfg.AuthURL = md.AuthorizationEndpoint // checked as auth_url by validateConsent
+	}
 	methods := md.AuthMethods
 	if len(methods) == 0 {
 		methods = []string{"client_secret_basic"} // the default of RFC 8414 2 and OIDC Discovery 3

@@ -40,7 +40,7 @@ func newMetadataServer(t *testing.T, path, issuerPath string, methods []string) 
 		if m.lie != "" {
 			issuer = m.lie
 		}
-		doc := map[string]interface{}{"issuer": issuer, "token_endpoint": m.URL + "/token"}
+		doc := map[string]interface{}{"issuer": issuer, "token_endpoint": m.URL + "/token", "authorization_endpoint": m.URL + "/authorize"}
 		if m.methods != nil {
 			doc["token_endpoint_auth_methods_supported"] = m.methods
 		}
@@ -203,5 +203,22 @@ func TestDiscoveryRefusalShowsNoSecret(t *testing.T) {
 	}
 	if msg := strings.ToLower(resp.Error().Error()); strings.Contains(msg, strings.ToLower(secret)[:8]) {
 		t.Fatalf("the 400 holds the secret: %q", resp.Error().Error())
+	}
+}
+
+// TestDiscoveryFillsAuthURL: a user-delegated config with issuer and no
+// auth_url takes the metadata's authorization_endpoint, and its consent
+// points there.
+func TestDiscoveryFillsAuthURL(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "", []string{"client_secret_post"})
+	env.write("config/idp", map[string]interface{}{"issuer": srv.URL, "grant_type": "authorization_code", "verify": true,
+		"client_id": "c", "client_secret": "s3cret-value", "redirect_url": "https://vault.example.com/v1/oauthvendor/callback"})
+	cfg := env.read("config/idp").Data
+	if cfg["auth_url"] != srv.URL+"/authorize" || cfg["token_url"] != srv.URL+"/token" {
+		t.Fatalf("auth_url %v token_url %v, want the metadata's", cfg["auth_url"], cfg["token_url"])
+	}
+	if u := env.write("consent/idp", nil).Data["authorize_url"].(string); !strings.HasPrefix(u, srv.URL+"/authorize?") {
+		t.Fatalf("authorize_url %s", u)
 	}
 }

@@ -36,9 +36,9 @@ func configFields() map[string]*framework.FieldSchema {
 		"name":               {Type: framework.TypeString, Description: "Name of the vendor connection: letters, digits, _, - and . (never \"..\"), at most 128 bytes.", Required: true},
 		"preset":             {Type: framework.TypeString, Description: "Vendor preset filling the defaults: " + strings.Join(presetNames(), ", ") + ", or empty for generic.", AllowedValues: append([]interface{}{""}, stringsToIfaces(presetNames())...)},
 		"token_url":          str("Token endpoint. https:// required, except loopback hosts. Required unless the preset has a fixed one."),
-		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}), jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set), account_credentials (Zoom: account_id, Basic client auth) or token_exchange (RFC 8693: subject_config's token, or a JWT of assertion_source=issuer|vault_identity, exchanged).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange}},
+		"grant_type":         {Type: framework.TypeString, Description: "client_credentials (default), password, login (plain JSON {username, password}), jwt_bearer (RFC 7523 2.1: an assertion signed with private_key; the client authenticates only when client_secret is set), account_credentials (Zoom: account_id, Basic client auth), token_exchange (RFC 8693: subject_config's token, or a JWT of assertion_source=issuer|vault_identity, exchanged) or authorization_code (a user consents once at consent/<name>; reads then run refresh_token grants).", AllowedValues: []interface{}{grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange, grantAuthorizationCode}},
 		"body_format":        {Type: framework.TypeString, Description: "form (default) or json.", AllowedValues: []interface{}{bodyForm, bodyJSON}},
-		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2), tls_client_auth (RFC 8705 2) or none (no client credentials: token_exchange and jwt_bearer only).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone}},
+		"client_auth":        {Type: framework.TypeString, Description: "body (default), basic (RFC 6749 2.3.1), private_key_jwt, client_secret_jwt (RFC 7523 2.2), tls_client_auth (RFC 8705 2) or none (no client credentials: token_exchange and jwt_bearer; a public client of authorization_code sends client_id alone).", AllowedValues: []interface{}{authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone}},
 		"client_id":          str("OAuth client ID."),
 		"client_secret":      secret("OAuth client secret."),
 		"api_key":            secret("API key, sent in the api_key_header header."),
@@ -73,7 +73,9 @@ func configFields() map[string]*framework.FieldSchema {
 		"key_id":             str("The assertion header's kid when the vendor assigned the key an ID (Google's private_key_id, the public key ID Box shows); default the key's RFC 7638 thumbprint. jwks/<name> publishes the key under it. A written private_key or a rotate-key switch drops it unless given again."),
 		"credentials_json":   secret("A Google service-account key file (JSON, type service_account): fills assertion_issuer (client_email), private_key, key_id (private_key_id), client_id and token_url (token_uri) unless given in the same write; only its digest is stored."),
 		"device_auth_url":    str("Device authorization endpoint (RFC 8628 3.1) for the device flow's consent. https:// required, except loopback hosts; on another host than token_url only in a write that gives the stored secrets again. Discovered from issuer (device_authorization_endpoint) when not given."),
-		"redirect_url":       str("The redirect URI registered with the vendor: the consent URL DocuSign's consent_required error gives names it."),
+		"redirect_url":       str("The redirect URI registered with the vendor: authorization_code's redirect_uri (the mount's callback, https://<vault>/v1/<mount>/callback, or any URL the operator copies the code from); the consent URL DocuSign's consent_required error gives names it."),
+		"auth_url":           str("authorization_code: the vendor's authorization endpoint (https, except loopback hosts); with issuer, the metadata's authorization_endpoint when not given."),
+		"authorize_params":   {Type: framework.TypeKVPairs, Description: "authorization_code: extra parameters of the authorize URL, key=value (access_type=offline, prompt=consent, audience=...). Readable: never credentials."},
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),
 		"tls_client_key":     secret("Private key (PEM) of tls_client_cert."),
@@ -222,6 +224,9 @@ func configReadFields() map[string]*framework.FieldSchema {
 	}
 	out["kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "The kid the assertions carry (private_key_jwt, jwt_bearer): key_id when set, else the signing key's RFC 7638 thumbprint."}
 	out["next_kid"] = &framework.FieldSchema{Type: framework.TypeString, Description: "Thumbprint of the key rotate-key published to sign next."}
+	for name, f := range consentReadFields {
+		out[name] = f
+	}
 	return out
 }
 

@@ -15,7 +15,7 @@ import (
 // paths, periodic.go and the files around the backend sit above all.
 var lifecycleLayers = [][]string{
 	{"lifecycle.go", "subject.go"},
-	{"readmark.go"},
+	{"refreshtoken.go", "readmark.go"},
 	{"entry.go"},
 	{"namelock.go", "storage.go", "timing.go"},
 	{"token.go"},

@@ -27,6 +27,11 @@ import (
 //	failing        the back-off passed, no grant since      nothing: time moved on
 //	(any)          dropToken: a rotate, before its grant    token/<name> deleted
 //	(any)          stillBackingOff: another node's back-off memory only: failureState, the stored token
+//	needs-consent  toNeedsConsent: the vendor refused the    status/<name>: needs_consent, the failure;
+//	               refresh token (invalid_grant), or none    memory: failureState (re-checked after
+//	               is held (authorization_code)              needsConsentRecheck); no grant until a consent
+//	ok             consent.go's finish: a consent's code    refresh/<name>, token/<name>; status/<name>:
+//	               exchanged                                needs_consent cleared
 //	ok | (as was)  afterConfigWrite: a stored config write  token/<name> replaced by the verified one
 //	                                                        or dropped; status/<name>: back-off cleared
 //
@@ -49,6 +54,7 @@ const (
 	stateServingStale
 	stateBackingOff
 	stateFailing
+	stateNeedsConsent
 )
 
 var connStateNames = [...]string{
@@ -57,6 +63,7 @@ var connStateNames = [...]string{
 	stateServingStale: "serving-stale",
 	stateBackingOff:   "backing-off",
 	stateFailing:      "failing",
+	stateNeedsConsent: "needs-consent",
 }
 
 func (s connState) String() string { return connStateNames[s] }
@@ -68,6 +75,8 @@ func (st *grantStatus) state(now time.Time, timeout time.Duration, usable bool) 
 	switch {
 	case !st.GrantStartedAt.IsZero() && now.Sub(st.GrantStartedAt) < timeout:
 		return stateRefreshing
+	case st.NeedsConsent:
+		return stateNeedsConsent
 	case st.ConsecutiveFailures > 0 && usable:
 		return stateServingStale
 	case st.backingOff(now):
@@ -243,6 +252,9 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 	if err != nil {
 		return b.storageFallback(e, err)
 	}
+	if st.NeedsConsent && e.conn.cfg.userDelegated() {
+		return b.stillNeedsConsent(e, st, stored)
+	}
 	if mode != onRotate && st.backingOff(b.now()) {
 		return b.stillBackingOff(e, st, stored)
 	}
@@ -309,6 +321,9 @@ func (b *backend) grantNow(ctx context.Context, r *grantRun) (*served, error) {
 		}
 		return b.storageFallback(r.e, err)
 	}
+	if r.e.conn.cfg.userDelegated() {
+		return b.refreshGrant(ctx, r)
+	}
 	gctx, cancel := r.grantContext(ctx)
 	defer cancel()
 	tok, fail := r.e.conn.grant(gctx, b.now, b.subjectSource(r.s, r.e.conn))
@@ -321,6 +336,86 @@ func (b *backend) grantNow(ctx context.Context, r *grantRun) (*served, error) {
 		return b.toFailed(ctx, r, fail)
 	}
 	return b.toOK(ctx, r, tok), nil
+}
+
+// refreshGrant is grantNow for a user-delegated connection: RFC 6749 6's
+// refresh with the held refresh token. A rotated one is kept
+// (keepRotated) before anything else; the access token is then served
+// even if storage refuses it: the vendor has spent the old refresh
+// token, and the next reader finds this access token in memory.
+func (b *backend) refreshGrant(ctx context.Context, r *grantRun) (*served, error) {
+	name := r.e.conn.name
+	held, err := b.heldRefresh(ctx, r.s, name)
+	if err != nil {
+		return b.storageFallback(r.e, err)
+	}
+	if held == nil || held.Current == "" {
+		return b.toNeedsConsent(ctx, r, &grantFailure{err: consentNeeded(name, "no refresh token is held (no consent finished yet)", false)}, false)
+	}
+	gctx, cancel := r.grantContext(ctx)
+	defer cancel()
+	tok, fresh, fail := r.e.conn.grantWith(gctx, b.now, grantInput{refreshToken: held.Current})
+	if fail != nil {
+		b.keepRotated(ctx, r.s, name, held, fail.refreshToken) // a refused answer's, if any
+	}
+	switch {
+	case fail != nil && fail.code == "invalid_grant":
+		return b.toNeedsConsent(ctx, r, &grantFailure{err: consentNeeded(name, "the vendor refused the refresh token: "+fail.err.Error(), true), rejected: true}, true)
+	case fail != nil:
+		return b.toFailed(ctx, r, fail)
+	}
+	b.keepRotated(ctx, r.s, name, held, fresh)
+	got := b.toOK(ctx, r, tok)
+	if err := storeToken(ctx, r.s, name, tok); err != nil {
+		b.Logger().Warn("the new access token could not be cached in storage; serving it from memory", "config", name, "error", err.Error())
+		got.warning = "the new token could not be cached in storage (served from this node's memory): " + err.Error()
+	}
+	return got, nil
+}
+
+// toNeedsConsent: no refresh grant can succeed until a user consents
+// again. Persists: status/<name> needs_consent with the failure (no
+// back-off time: none passing ends it; a failure counted only when the
+// vendor was asked); memory: a failureState re-checked against storage
+// after needsConsentRecheck, and the metrics' gauge. A still-valid access
+// token keeps serving, with a warning.
+func (b *backend) toNeedsConsent(ctx context.Context, r *grantRun, fail *grantFailure, asked bool) (*served, error) {
+	e, st, now := r.e, r.st, b.now()
+	if asked {
+		st.failed(now, fail)
+	} else {
+		st.GrantStartedAt = time.Time{}
+		st.LastError, st.LastErrorCode = fail.err.Error(), codeOf(fail.err)
+	}
+	st.NeedsConsent, st.NextAttemptAt = true, time.Time{}
+	stored := r.stored
+	if r.mode == onRotate || !stored.usable(now, e.conn.cfg.Generation) {
+		stored = nil
+	}
+	st.holds(stored)
+	b.saveStatus(ctx, r.s, e.conn.name, st)
+	b.Logger().Warn("refresh token refused: the connection needs consent", "config", e.conn.name, "error", fail.err.Error())
+	return b.stillNeedsConsent(e, st, stored)
+}
+
+// stillNeedsConsent answers from a stored needs-consent state without a
+// vendor request. Persists nothing; memory learns it.
+func (b *backend) stillNeedsConsent(e *entry, st *grantStatus, stored *cachedToken) (*served, error) {
+	now := b.now()
+	if !stored.usable(now, e.conn.cfg.Generation) {
+		stored = nil
+	}
+	e.conn.m.needsConsent.Store(true)
+	f := &failureState{until: now.Add(needsConsentRecheck), err: errors.New(st.LastError)}
+	if st.LastErrorCode != 0 {
+		f.err = logical.CodedError(st.LastErrorCode, st.LastError)
+	}
+	if stored != nil {
+		f.warning = staleWarning(stored, st.LastError)
+		e.tok.Store(stored)
+	}
+	e.failure.Store(f)
+	return f.serve(stored, now, e.conn.cfg.Generation)
 }
 
 // toRefreshing records the grant's start before the vendor is asked.

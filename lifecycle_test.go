@@ -21,8 +21,8 @@ func TestConnStatesNamedAndDocumented(t *testing.T) {
 			t.Errorf("status field state does not document %q: %s", name, doc)
 		}
 	}
-	if len(seen) != 5 {
-		t.Errorf("%d states, want ok, refreshing, serving-stale, backing-off, failing", len(seen))
+	if len(seen) != 6 {
+		t.Errorf("%d states, want ok, refreshing, serving-stale, backing-off, failing, needs-consent", len(seen))
 	}
 }
 
@@ -43,6 +43,8 @@ func TestConnStateFromRecord(t *testing.T) {
 		{"failed with a token", grantStatus{ConsecutiveFailures: 1, NextAttemptAt: now.Add(time.Minute)}, true, stateServingStale},
 		{"failed without a token", grantStatus{ConsecutiveFailures: 1, NextAttemptAt: now.Add(time.Minute)}, false, stateBackingOff},
 		{"back-off passed", grantStatus{ConsecutiveFailures: 1, NextAttemptAt: now.Add(-time.Second)}, false, stateFailing},
+		{"refresh token refused, token left", grantStatus{ConsecutiveFailures: 1, NeedsConsent: true}, true, stateNeedsConsent},
+		{"never consented", grantStatus{NeedsConsent: true}, false, stateNeedsConsent},
 	}
 	for _, c := range cases {
 		if got := c.st.state(now, 30*time.Second, c.usable); got != c.want {

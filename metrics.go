@@ -69,6 +69,9 @@ type configMetrics struct {
 	// bucket before); the last one those above every bound.
 	buckets  [numBuckets + 1]atomic.Uint32
 	sumNanos atomic.Int64
+	// needsConsent: the connection waits for a user's consent (a gauge,
+	// 0/1: the alert's series).
+	needsConsent atomic.Bool
 }
 
 var (
@@ -80,6 +83,9 @@ var (
 		[]string{"config"}, nil)
 	durationDesc = prometheus.NewDesc("oauthvendor_grant_duration_seconds",
 		"Time from sending a token request to the vendor's answer, retries included.",
+		[]string{"config"}, nil)
+	needsConsentDesc = prometheus.NewDesc("oauthvendor_needs_consent",
+		"1 while a user-delegated connection waits for a user's consent (its refresh token was refused or none is held), else 0.",
 		[]string{"config"}, nil)
 	readsDesc = prometheus.NewDesc("oauthvendor_reads_total",
 		"creds/<name> reads, by where the answer came from (cache, grant, stale, error).",
@@ -211,7 +217,7 @@ type configCollector struct {
 var zeroCounts configMetrics
 
 func (c configCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{grantsDesc, requestsDesc, durationDesc, readsDesc} {
+	for _, d := range []*prometheus.Desc{grantsDesc, requestsDesc, durationDesc, readsDesc, needsConsentDesc} {
 		ch <- d
 	}
 }
@@ -235,6 +241,11 @@ func (cm *configMetrics) collect(name string, ch chan<- prometheus.Metric) {
 	counter(grantsDesc, uint64(cm.success.Load()), name, "success")
 	counter(grantsDesc, uint64(cm.failure.Load()), name, "failure")
 	counter(requestsDesc, uint64(cm.requests.Load()), name)
+	var waiting float64
+	if cm.needsConsent.Load() {
+		waiting = 1
+	}
+	ch <- prometheus.MustNewConstMetric(needsConsentDesc, prometheus.GaugeValue, waiting, name)
 	for i, src := range sourceNames {
 		counter(readsDesc, cm.reads[i].Load(), name, src)
 	}

@@ -121,7 +121,9 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	var verified *cachedToken
 	var counts *configMetrics // the verify grant's, for a create
 	// A generated key is not known to the vendor yet: nothing to verify.
-	if changed && d.Get("verify").(bool) && !generated {
+	// A user-delegated connection has no grant to verify before a
+	// user's consent (consent.go).
+	if changed && d.Get("verify").(bool) && !generated && !eff.userDelegated() {
 		counts = unstored() // a create: no series for a name the vendor refuses
 		if old != nil {
 			counts = b.metrics.forConfig(name)
@@ -141,8 +143,12 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := b.afterConfigWrite(ctx, req.Storage, name, changed, verified, st); err != nil {
 		return nil, err
 	}
+	consentWarning, err := b.afterUserDelegatedWrite(ctx, req.Storage, name, old, cfg)
+	if err != nil {
+		return nil, err
+	}
 	resp := configWarnings(eff)
-	for _, w := range []string{discoveryWarning, keyDropped} {
+	for _, w := range []string{discoveryWarning, keyDropped, consentWarning} {
 		if w != "" {
 			resp = withWarning(resp, w)
 		}
@@ -328,6 +334,11 @@ func (b *backend) pathConfigRead(ctx context.Context, req *logical.Request, d *f
 			data["next_kid"] = kid
 		}
 	}
+	if eff.userDelegated() {
+		if err := b.consentFields(ctx, req.Storage, name, data); err != nil {
+			return nil, err
+		}
+	}
 	return &logical.Response{Data: data}, nil
 }
 
@@ -349,26 +360,18 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 		return nil, err
 	}
 	b.metrics.forget(name)
-	return nil, deleteRecords(ctx, req.Storage, name, tokenPrefix, statusPrefix, readMarkPrefix)
+	b.pending.Delete(name)
+	return nil, deleteRecords(ctx, req.Storage, name, tokenPrefix, statusPrefix, readMarkPrefix, refreshPrefix, consentPrefix)
 }
 
 // clearLeftovers: a config created under a name starts clean, whatever a
 // delete that failed after removing the config left of the old one (its
 // status counts, last_error, read mark). Returns the fresh status.
 func clearLeftovers(ctx context.Context, s logical.Storage, name string) (*grantStatus, error) {
-	if err := deleteRecords(ctx, s, name, tokenPrefix, statusPrefix, readMarkPrefix); err != nil {
+	if err := deleteRecords(ctx, s, name, tokenPrefix, statusPrefix, readMarkPrefix, refreshPrefix, consentPrefix); err != nil {
 		return nil, err
 	}
 	return &grantStatus{}, nil
-}
-
-func deleteRecords(ctx context.Context, s logical.Storage, name string, prefixes ...string) error {
-	for _, prefix := range prefixes {
-		if err := s.Delete(ctx, prefix+name); err != nil {
-			return fmt.Errorf("deleting %s%s: %w", prefix, name, err)
-		}
-	}
-	return nil
 }
 
 func (b *backend) pathConfigList(ctx context.Context, req *logical.Request, _ *framework.FieldData) (*logical.Response, error) {

@@ -121,7 +121,7 @@ func TestConfigValidation(t *testing.T) {
 		{"credentials in URL", map[string]interface{}{"token_url": "https://u:p@auth.example.com/token"}, "token_url"},
 		{"oversized token_url", map[string]interface{}{"token_url": "https://a.example.com/" + strings.Repeat("a", 3000)}, "token_url"},
 		{"unknown preset", map[string]interface{}{"preset": "okta"}, "preset"},
-		{"unknown grant", map[string]interface{}{"grant_type": "authorization_code"}, "grant_type"},
+		{"unknown grant", map[string]interface{}{"grant_type": "implicit"}, "grant_type"},
 		{"unknown body format", map[string]interface{}{"body_format": "xml"}, "body_format"},
 		{"unknown client auth", map[string]interface{}{"client_auth": "jwt"}, "client_auth"},
 		{"client_credentials without secret", map[string]interface{}{"client_secret": ""}, "client_secret"},

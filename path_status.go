@@ -38,7 +38,7 @@ var statusResponseFields = map[string]*framework.FieldSchema{
 	"minted_at":            {Type: framework.TypeString, Description: "RFC 3339 time the cached token was minted."},
 	"expires_at":           {Type: framework.TypeString, Description: "RFC 3339 time the cached token expires."},
 	"refresh_at":           {Type: framework.TypeString, Description: "RFC 3339 time from which a read mints a new token."},
-	"state":                {Type: framework.TypeString, Description: "ok, refreshing, serving-stale, backing-off or failing."},
+	"state":                {Type: framework.TypeString, Description: "ok, refreshing, serving-stale, backing-off, failing or needs-consent."},
 	"consecutive_failures": {Type: framework.TypeInt, Description: "Failed grants since the last success."},
 	"next_attempt_at":      {Type: framework.TypeString, Description: "RFC 3339 time before which readers get the last error (or the still-valid token) without a vendor request."},
 	"grant_started_at":     {Type: framework.TypeString, Description: "RFC 3339 start of the grant in flight, if any."},
@@ -57,6 +57,9 @@ func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *f
 	st, err := loadStatus(ctx, req.Storage, name)
 	if err != nil {
 		return nil, err
+	}
+	if st.NeedsConsent {
+		b.metrics.forConfig(name).needsConsent.Store(true) // a new node learns it here too
 	}
 	return &logical.Response{Data: statusData(b.now(), cfg.effective(), tok, st)}, nil
 }
@@ -97,7 +100,7 @@ func pathStatusList(b *backend) *framework.Path {
 		},
 		HelpSynopsis: "Every vendor connection's state (vault list -detailed).",
 		HelpDescription: `Lists the configs with, per name: state (ok, refreshing, serving-stale,
-backing-off, failing), expires_at of the cached token and last_error
+backing-off, failing, needs-consent), expires_at of the cached token and last_error
 (secrets redacted), from storage, so every node lists the same. One
 storage read per name; after and limit page through many configs.`,
 	}

@@ -31,6 +31,7 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		return nil
 	}
 	s := req.Storage
+	b.storeAllPending(ctx, s) // rotated refresh tokens storage refused before
 	if err := b.loadReadMarksOnce(ctx, s); err != nil {
 		b.Logger().Warn("could not load which tokens were read; the periodic refresh covers those read on this node until the next pass", "error", err)
 	}

@@ -193,12 +193,13 @@ func TestRotateKeyRefusals(t *testing.T) {
 	}
 }
 
-// TestJWKSUnauthenticated: the backend lists jwks/ and the issuer's two
-// documents as unauthenticated, and nothing else.
+// TestJWKSUnauthenticated: the backend lists jwks/, the issuer's two
+// documents and the consents' callback as unauthenticated, and nothing
+// else.
 func TestJWKSUnauthenticated(t *testing.T) {
 	env := newTestEnv(t)
 	special := env.b.SpecialPaths()
-	want := []string{"jwks/*", ".well-known/openid-configuration", ".well-known/keys"}
+	want := []string{"jwks/*", ".well-known/openid-configuration", ".well-known/keys", "callback"}
 	if !reflect.DeepEqual(special.Unauthenticated, want) {
 		t.Fatalf("unauthenticated paths %v, want %v", special.Unauthenticated, want)
 	}

@@ -86,6 +86,68 @@ func storeStatus(ctx context.Context, s logical.Storage, name string, st *grantS
 	return putJSON(ctx, s, statusPrefix+name, fmt.Sprintf("status of %q", name), st)
 }
 
+// The authorization_code grant's records, seal-wrapped (backend.go): the
+// refresh tokens (refreshtoken.go) and the consent in progress (consent.go).
+const (
+	refreshPrefix = "refresh/"
+	consentPrefix = "consent/"
+)
+
+// refreshRecord is refresh/<name>. Never read, listed or logged whole:
+// config reads say refresh_token_set only.
+type refreshRecord struct {
+	// Current is what the next refresh grant sends.
+	Current string `json:"current"`
+	// Previous is the token Current replaced, kept for the operator's
+	// recovery (a vendor with a reuse window still takes it for a while);
+	// no grant sends it: strict vendors revoke the whole family on reuse.
+	Previous    string    `json:"previous,omitempty"`
+	ConsentedAt time.Time `json:"consented_at"`
+	RotatedAt   time.Time `json:"rotated_at,omitempty"`
+}
+
+// consentRecord is consent/<name> (seal-wrapped): the consent in
+// progress; a new one replaces it. The state itself is not stored, only
+// its digest: the record alone cannot finish a consent.
+type consentRecord struct {
+	StateHash string `json:"state_hash"`
+	// Verifier is the PKCE code_verifier; it leaves Vault only in the
+	// code exchange, to the token endpoint.
+	Verifier string `json:"verifier"`
+	// Generation is the config version the consent was started for: a
+	// config changed meanwhile (another client, another vendor) must not
+	// receive its code.
+	Generation uint64    `json:"generation"`
+	StartedAt  time.Time `json:"started_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+func loadRefresh(ctx context.Context, s logical.Storage, name string) (*refreshRecord, error) {
+	return getJSON[refreshRecord](ctx, s, refreshPrefix+name, fmt.Sprintf("refresh token of %q", name))
+}
+
+func storeRefresh(ctx context.Context, s logical.Storage, name string, r *refreshRecord) error {
+	return putJSON(ctx, s, refreshPrefix+name, fmt.Sprintf("refresh token of %q", name), r)
+}
+
+func loadConsent(ctx context.Context, s logical.Storage, name string) (*consentRecord, error) {
+	return getJSON[consentRecord](ctx, s, consentPrefix+name, fmt.Sprintf("consent in progress of %q", name))
+}
+
+func storeConsent(ctx context.Context, s logical.Storage, name string, c *consentRecord) error {
+	return putJSON(ctx, s, consentPrefix+name, fmt.Sprintf("consent in progress of %q", name), c)
+}
+
+// deleteRecords deletes name's record under each prefix, in order.
+func deleteRecords(ctx context.Context, s logical.Storage, name string, prefixes ...string) error {
+	for _, prefix := range prefixes {
+		if err := s.Delete(ctx, prefix+name); err != nil {
+			return fmt.Errorf("deleting %s%s: %w", prefix, name, err)
+		}
+	}
+	return nil
+}
+
 // storableName: Vault's storage view refuses keys holding ".."
 // (logical.ErrRelativePath), which the route's name pattern lets through.
 func storableName(name string) bool { return !strings.Contains(name, "..") }
@@ -124,6 +186,11 @@ type grantStatus struct {
 	// every connection's state reads one record per name, not three.
 	TokenMintedAt  time.Time `json:"token_minted_at,omitempty"`
 	TokenExpiresAt time.Time `json:"token_expires_at,omitempty"`
+
+	// NeedsConsent: the vendor refused the refresh token (invalid_grant)
+	// or none is held; no refresh grant runs until a consent finishes
+	// (refreshtoken.go).
+	NeedsConsent bool `json:"needs_consent,omitempty"`
 }
 
 // cachedTimes is the cached token as far as the record knows it (times

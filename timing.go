@@ -36,6 +36,16 @@ const (
 	backoffMax = 5 * time.Minute
 	// retryAfterMax caps how long a vendor's Retry-After can silence a config.
 	retryAfterMax = time.Hour
+	// needsConsentRecheck: how long a node answers a connection that needs
+	// consent from memory before reading its status again. Not a back-off:
+	// no refresh grant runs until a consent finishes, however long it takes
+	// (a refused refresh token stays refused; strict vendors count the
+	// attempts).
+	needsConsentRecheck = time.Minute
+	// consentTTL: how long a consent's state and PKCE verifier wait for the
+	// user (RFC 6749 10.5: authorization codes live minutes; a state
+	// nobody used must not stay valid for long either).
+	consentTTL = 10 * time.Minute
 )
 
 func (t *cachedToken) lifetime() time.Duration { return t.ExpiresAt.Sub(t.MintedAt) }

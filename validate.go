@@ -120,12 +120,13 @@ func validate(raw, eff *vendorConfig) error {
 		func() error { return validateTokenURL(eff.TokenURL) },
 		func() error { return validateDeviceAuthURL(eff.DeviceAuthURL) },
 		func() error {
-			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange)
+			return oneOf("grant_type", eff.GrantType, grantClientCredentials, grantPassword, grantLogin, grantJWTBearer, grantAccountCreds, grantTokenExchange, grantAuthorizationCode)
 		},
 		func() error { return oneOf("body_format", eff.BodyFormat, bodyForm, bodyJSON) },
 		func() error {
 			return oneOf("client_auth", eff.ClientAuth, authBody, authBasic, authPrivateKeyJWT, authClientSecretJWT, authTLSClient, authNone)
 		},
+		func() error { return validateConsent(eff) },
 		func() error { return validateCredentials(eff) },
 		func() error { return validateClientAuth(raw, eff) },
 		func() error { return validateGrantFields(eff) },
@@ -322,7 +323,8 @@ var grantNeeds = map[string][]string{
 	// client_id is optional: Databricks' federation policy of a service
 	// principal wants it, an account-wide policy and Google STS do not.
 	// The subject token's source is validateSubjectSource's.
-	grantTokenExchange: {},
+	grantTokenExchange:     {},
+	grantAuthorizationCode: {"client_id"},
 }
 
 // publicClientGrants may run with body or basic client authentication

@@ -77,19 +77,35 @@ func (c *connection) release() { c.client.Close() }
 // subject supplies token_exchange's subject token (nil for other grants):
 // the lifecycle makes it (subject.go), so that this adapter never calls up.
 func (c *connection) grant(ctx context.Context, now func() time.Time, subject oauth.SubjectSource) (*cachedToken, *grantFailure) {
+	tok, _, fail := c.grantWith(ctx, now, grantInput{subject: subject})
+	return tok, fail
+}
+
+// grantInput is what one request adds to its config: token_exchange's
+// subject token source, or a user-delegated connection's refresh token
+// (refreshtoken.go) or code with its PKCE verifier (consent.go).
+type grantInput struct {
+	subject                      oauth.SubjectSource
+	refreshToken, code, verifier string
+}
+
+// grantWith is grant with its input; it also returns the refresh token
+// the vendor answered ("" when none: RFC 6749 6 keeps the one sent valid).
+func (c *connection) grantWith(ctx context.Context, now func() time.Time, in grantInput) (*cachedToken, string, *grantFailure) {
 	// The description is made per grant, not held: 10 000 warm configs
 	// would hold 10 000 copies of their settings for the rare grant.
 	oc := oauthConfigOf(c.name, c.cfg)
 	oc.UserAgent = c.b.pluginUserAgent(ctx)
 	oc.AssertionSupplier = c.supplier
-	oc.SubjectSource = subject
+	oc.SubjectSource = in.subject
+	oc.RefreshToken, oc.Code, oc.CodeVerifier = in.refreshToken, in.code, in.verifier
 	tok, err := c.client.Grant(ctx, oc, now, c.b.hooks(c.name, c.m))
 	if err != nil {
-		return nil, failureOf(withHint(c.cfg, err))
+		return nil, "", failureOf(withHint(c.cfg, err))
 	}
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
 		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation,
-		IssuedTokenType: tok.IssuedTokenType}, nil
+		IssuedTokenType: tok.IssuedTokenType}, tok.RefreshToken, nil
 }
 
 // failureOf is an oauth error as the back-off policy sees it.
@@ -99,7 +115,7 @@ func failureOf(err error) *grantFailure {
 		return transient(err)
 	}
 	return &grantFailure{err: logical.CodedError(e.GatewayStatus(), e.Message),
-		rejected: e.Rejected, retryAfter: e.RetryAfter}
+		rejected: e.Rejected, retryAfter: e.RetryAfter, code: e.Code, refreshToken: e.RefreshToken}
 }
 
 // hooks are a request's logger (the mount's, naming the config), its
@@ -124,8 +140,8 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		DefaultTTL: eff.DefaultTTL, Timeout: eff.Timeout,
 		CACert: eff.CACert, TLSClientCert: eff.TLSClientCert, TLSClientKey: eff.TLSClientKey,
 		PrivateKey: eff.PrivateKey, Certificate: eff.Certificate, SigningAlg: eff.SigningAlg,
-		AssertionAudience: eff.AssertionAudience,
-		Subject:           eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
+		AssertionAudience: eff.AssertionAudience, RedirectURL: eff.RedirectURL,
+		Subject: eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
 		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
 		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
 		AccountID:        eff.AccountID,

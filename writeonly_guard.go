@@ -52,6 +52,8 @@ var conversionHint = map[framework.FieldType]string{
 var guardedSchemas = map[string]func() map[string]*framework.FieldSchema{
 	configPrefix:  configFields,
 	"rotate-key/": rotateKeyFields,
+	consentPrefix: consentPathFields,
+	callbackPath:  callbackFields,
 }
 
 // conversionError runs the SDK's own conversion of each field the request

@@ -226,6 +226,29 @@ func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectTo
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
+	tok, e := tokenOf(cfg, resp, body, subject, sentAt, arrived, red)
+	if e != nil {
+		// The vendor may have spent the refresh token sent even though its
+		// answer is refused (a token too short-lived by the time it
+		// arrived): the one it gave back is the connection's only valid one.
+		e.RefreshToken = answeredRefreshToken(body)
+	}
+	return tok, e
+}
+
+// answeredRefreshToken is a 2xx answer's refresh_token, whatever else is
+// wrong with the answer; "" when it has none that could be used.
+func answeredRefreshToken(body []byte) string {
+	doc, err := decodeObject(body)
+	if err != nil {
+		return ""
+	}
+	rt, _ := refreshTokenField(doc)
+	return rt
+}
+
+// tokenOf reads a 2xx answer into a token.
+func tokenOf(cfg *Config, resp *http.Response, body []byte, subject *SubjectToken, sentAt, arrived time.Time, red *redactor) (*Token, *Error) {
 	parsed, err := ParseTokenResponse(body, cfg.fields(), sentAt)
 	if err != nil && errorCode(body, red) != "" {
 		// GitHub answers its device flow's (and refresh's) OAuth errors with
@@ -240,7 +263,8 @@ func interpret(cfg *Config, resp *http.Response, body []byte, subject *SubjectTo
 		lifetime = cfg.DefaultTTL
 	}
 	tok := &Token{AccessToken: parsed.AccessToken, TokenType: parsed.TokenType, SentAt: sentAt,
-		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, IssuedTokenType: parsed.IssuedTokenType}
+		ExpiresAt: sentAt.Add(lifetime), FromJWT: parsed.FromJWT, IssuedTokenType: parsed.IssuedTokenType,
+		RefreshToken: parsed.RefreshToken}
 	capAtSubject(tok, cfg, subject)
 	if cfg.Servable != nil && !cfg.Servable(tok, arrived) {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, fmt.Errorf(

@@ -81,6 +81,12 @@ type Config struct {
 	// token's: for vendors whose exchanged token dies with its subject.
 	ExpiresWithSubject bool
 
+	// The authorization_code grant: RefreshToken is what its refresh
+	// grants send (RFC 6749 6); Code, CodeVerifier and RedirectURL, when
+	// Code is set, make the request the one-time code exchange instead
+	// (RFC 6749 4.1.3, RFC 7636 4.5). All but RedirectURL are secrets.
+	RefreshToken, Code, CodeVerifier, RedirectURL string
+
 	// OtherKeys are PEM private keys this request does not use but which
 	// must never show in its errors either (a key being rotated in).
 	OtherKeys []string
@@ -115,7 +121,7 @@ const (
 // A private key is never sent, but its PEM body and parts are looked for
 // all the same (KeySecrets).
 func (c *Config) secrets() []string {
-	out := []string{c.ClientSecret, c.APIKey, c.Password, c.DeviceCode}
+	out := []string{c.ClientSecret, c.APIKey, c.Password, c.DeviceCode, c.RefreshToken, c.Code, c.CodeVerifier}
 	keys := append(append([]string{c.PrivateKey}, c.OtherKeys...), c.TLSClientKey)
 	for _, k := range keys {
 		out = append(out, KeySecrets(k)...)

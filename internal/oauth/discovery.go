@@ -20,6 +20,9 @@ type Metadata struct {
 	// RFC 8628 4: where a device authorization starts, when the server
 	// offers the device flow ("" otherwise).
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	// AuthorizationEndpoint is where a user consents (RFC 8414 2): the
+	// authorization_code grant's auth_url.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
 	// RFC 8705 5: where a client presenting a certificate sends its
 	// requests, when that differs from the endpoints above.
 	MTLSAliases struct {

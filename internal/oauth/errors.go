@@ -30,6 +30,9 @@ type Error struct {
 	// RetryAfter is how long the vendor asked to be left alone (0: no ask).
 	RetryAfter time.Duration
 	Message    string
+	// RefreshToken is a refused 2xx answer's refresh_token (a secret,
+	// never in Message): the vendor answered it, so the caller keeps it.
+	RefreshToken string
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -22,6 +22,11 @@ const (
 	// is the grant_type it sends (2.1).
 	GrantTokenExchange     = "token_exchange"
 	TokenExchangeGrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantAuthorizationCode is a user-delegated connection: RFC 6749 4.1's
+	// code exchange once (Config.Code), then RFC 6749 6's refresh_token
+	// grant with the refresh token it gave (Config.RefreshToken).
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
 )
 
 // RFC 8693 3 token type identifiers.
@@ -62,6 +67,9 @@ type grant struct {
 	// exchanges: the body carries a subject token (Config.SubjectSource),
 	// fetched once per grant.
 	exchanges bool
+	// scopeless, when set, says the request carries no scope: RFC 6749
+	// 4.1.3's code exchange has none (the consent fixed it).
+	scopeless func(c *Config) bool
 }
 
 // clientAuthenticates: whether c's request carries its client
@@ -87,6 +95,7 @@ var grants = map[string]grant{
 	GrantAccountCredentials: accountCredentialsGrant,
 	GrantTokenExchange:      tokenExchangeGrant,
 	GrantDeviceCode:         deviceCodeGrant,
+	GrantAuthorizationCode:  authorizationCodeGrant,
 }
 
 // Grants are the grant types the package knows.

@@ -292,7 +292,7 @@ func TestRedactorExtraSecrets(t *testing.T) {
 	}
 	// Through newRedactor, every value cfg.secrets() lists is covered.
 	cfg := &Config{ClientSecret: "cs-Zk3qT9vXw2LmP8", APIKey: "ak-Zk3qT9vXw2LmP8", Password: "pw-Zk3qT9vXw2LmP8",
-		DeviceCode: "dc-Zk3qT9vXw2LmP8"}
+		DeviceCode: "dc-Zk3qT9vXw2LmP8", RefreshToken: "rt-Zk3qT9vXw2LmP8", Code: "co-Zk3qT9vXw2LmP8", CodeVerifier: "cv-Zk3qT9vXw2LmP8"}
 	red := newRedactor(cfg)
 	for _, s := range cfg.secrets() {
 		for _, text := range texts(s) {

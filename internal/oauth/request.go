@@ -25,7 +25,7 @@ func bodyFields(cfg *Config, g grant, auth clientAuth, in grantInputs) map[strin
 	if g.clientAuthenticates(cfg) && auth.fields != nil {
 		auth.fields(f, cfg, in.assertion)
 	}
-	if len(cfg.Scopes) > 0 && !(g.signs && cfg.ScopeInAssertion) {
+	if len(cfg.Scopes) > 0 && !(g.signs && cfg.ScopeInAssertion) && (g.scopeless == nil || !g.scopeless(cfg)) {
 		f["scope"] = strings.Join(cfg.Scopes, " ")
 	}
 	return f
