@@ -255,6 +255,9 @@ func tokenOf(cfg *Config, resp *http.Response, body []byte, subject *SubjectToke
 		// HTTP 200 and an RFC 6749 5.2 body: an error all the same.
 		return nil, statusFailure(cfg.Name, resp, body, red)
 	}
+	if err == nil && cfg.keepsRefreshToken() {
+		err = parsed.RefreshTokenErr
+	}
 	if err != nil {
 		return nil, vendorGarbageError(cfg.Name, resp.StatusCode, redactedErr(red, err))
 	}

@@ -171,3 +171,10 @@ type Observer interface {
 	Attempt()
 	Done(ok bool, took time.Duration)
 }
+
+// keepsRefreshToken: the grants whose answer's refresh token is kept and
+// sent back (a user-delegated connection's code exchange and refreshes,
+// the device flow's approval).
+func (c *Config) keepsRefreshToken() bool {
+	return c.GrantType == GrantAuthorizationCode || c.GrantType == GrantDeviceCode
+}

@@ -32,8 +32,12 @@ type TokenResponse struct {
 	AccessToken string
 	TokenType   string
 
-	// RefreshToken is the answer's refresh_token, "" when it has none.
-	RefreshToken string
+	// RefreshToken is the answer's refresh_token, "" when it has none or
+	// RefreshTokenErr says why it is unusable. A malformed one is not the
+	// answer's failure: a machine-to-machine grant never sends it back,
+	// so only a grant that keeps it (Config.keepsRefreshToken) refuses it.
+	RefreshToken    string
+	RefreshTokenErr error
 
 	// Lifetime is zero when the vendor gave none and the token is not a JWT
 	// with exp: the caller falls back to default_ttl.
@@ -74,9 +78,7 @@ func ParseTokenResponse(body []byte, f Fields, now time.Time) (*TokenResponse, e
 	if err != nil {
 		return nil, err
 	}
-	if out.RefreshToken, err = refreshTokenField(doc); err != nil {
-		return nil, err
-	}
+	out.RefreshToken, out.RefreshTokenErr = refreshTokenField(doc)
 	// The earlier of expires_in and exp (API.md "Failures and back-off"):
 	// a vendor whose JWT says 10 s while expires_in says a day would
 	// otherwise have readers sent away with a dead token for a day.
@@ -140,7 +142,10 @@ func refreshTokenField(doc map[string]interface{}) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	return s, checkAccessToken("refresh_token", s)
+	if err := checkAccessToken("refresh_token", s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // maxTokenTypeBytes caps token_type: registered types are words ("Bearer",
