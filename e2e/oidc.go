@@ -50,6 +50,9 @@ type oidcConfig struct {
 	Clients           []map[string]any        `json:"clients"`
 	ClientAuthMethods []string                `json:"client_auth_methods,omitempty"`
 	Resources         map[string]oidcResource `json:"resources,omitempty"`
+	// UserFlows adds authorization code, refresh tokens and the device
+	// flow (oidc_user.go); nil: a machine-to-machine vendor only.
+	UserFlows *oidcUserFlows `json:"user_flows,omitempty"`
 }
 
 // oidcResource is an RFC 8707 resource server: a token requested for it is
@@ -66,6 +69,10 @@ type oidcServer struct {
 	http   *http.Client
 	// introspector authenticates to the introspection endpoint.
 	introspector, introspectorSecret string
+	// refreshTokenFile lists the refresh tokens it issued (user flows);
+	// refreshTokensSeen of them are registered with the leak scans.
+	refreshTokenFile  string
+	refreshTokensSeen int
 }
 
 // startOIDC runs oidc-provider with cfg's clients (plus one that may

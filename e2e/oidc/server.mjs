@@ -29,6 +29,9 @@
 //                        after its rotation (Xero: 30 min, Atlassian: 10),
 //                        then reuse revokes as above
 //     device_flow        RFC 8628 at /device/auth, verification_uri /device
+//     refresh_token_file every refresh token issued is appended to it, one
+//                        a line: the test's leak scans look for them in
+//                        Vault's answers and logs (this log never shows one)
 //   The login page takes any login name and any password (the account is
 //   the login name); consent grants every scope the request asks for. PKCE
 //   is required of every authorization request, and oidc-provider accepts
@@ -60,7 +63,7 @@ for (const name of ['provider-dir', 'config', 'addr-file']) {
 const entry = providerEntry(args['provider-dir']);
 const { default: Provider, errors } = await import(entry);
 const config = JSON.parse(fs.readFileSync(args.config, 'utf8'));
-const adapter = config.user_flows ? await tokenStore(entry, config.user_flows.refresh_reuse_grace ?? 0) : undefined;
+const adapter = config.user_flows ? await tokenStore(entry, config.user_flows) : undefined;
 
 const server = http.createServer();
 await new Promise((resolve, reject) => {
@@ -199,7 +202,7 @@ function withUserFlows(base, uf) {
 // revokes the grant when it finds its token consumed
 // (lib/actions/grants/refresh_token.js), so within the window reuse is
 // served and after it reuse revokes, as strict vendors do at once.
-async function tokenStore(entry, grace) {
+async function tokenStore(entry, { refresh_reuse_grace: grace = 0, refresh_token_file: issued }) {
   const lib = (file) => new URL(file, entry).href;
   const { default: MemoryAdapter } = await import(lib('./adapters/memory_adapter.js'));
   const { default: LRU } = await import(lib('./helpers/lru.js'));
@@ -216,6 +219,12 @@ async function tokenStore(entry, grace) {
       // The window runs from the first rotation: reuse does not extend it.
       if (payload && !payload.rotatedAt) payload.rotatedAt = now();
       return undefined;
+    }
+
+    async upsert(id, payload, expiresIn) {
+      // An opaque token's id is its value (lib/models/formats/opaque.js).
+      if (this.model === 'RefreshToken' && issued) fs.appendFileSync(issued, `${id}\n`);
+      return super.upsert(id, payload, expiresIn);
     }
 
     async find(id) {
