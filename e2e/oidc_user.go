@@ -23,9 +23,12 @@ type oidcUserFlows struct {
 	RotateRefreshToken bool `json:"rotate_refresh_token"`
 	// RefreshReuseGrace 0: a rotated refresh token used again is
 	// invalid_grant and revokes the whole grant. N: usable N seconds more.
-	RefreshReuseGrace int    `json:"refresh_reuse_grace,omitempty"`
-	DeviceFlow        bool   `json:"device_flow"`
-	RefreshTokenFile  string `json:"refresh_token_file,omitempty"`
+	RefreshReuseGrace int  `json:"refresh_reuse_grace,omitempty"`
+	DeviceFlow        bool `json:"device_flow"`
+	// TokenAnswerDelay holds the token endpoint's answer this many ms
+	// after its grant ran: a kill meanwhile loses the answer.
+	TokenAnswerDelay int    `json:"token_answer_delay_ms,omitempty"`
+	RefreshTokenFile string `json:"refresh_token_file,omitempty"`
 }
 
 // deviceCodeGrantType is RFC 8628 3.4's grant_type.

@@ -148,14 +148,17 @@ func refreshChain(t *testing.T, srv *oidcServer, clientID, secret, rt string, n 
 
 // The device flow (RFC 8628) with a reuse window: a rotated refresh token
 // stays usable for refresh_reuse_grace seconds (as Xero's and Atlassian's
-// do), then reuse revokes the grant as without one.
+// do), then reuse revokes the grant as without one. The token endpoint
+// holds its answers (token_answer_delay_ms, the kill test's window).
 func TestOIDCDeviceFlowInBrowser(t *testing.T) {
 	const (
 		clientID = "e2e-user-device"
 		grace    = 3 // seconds
+		delay    = 300 * time.Millisecond
 	)
 	secret := oidcSecret("user-device", clientID)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 60, RotateRefreshToken: true, RefreshReuseGrace: grace, DeviceFlow: true},
+	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 60, RotateRefreshToken: true, RefreshReuseGrace: grace, DeviceFlow: true,
+		TokenAnswerDelay: int(delay / time.Millisecond)},
 		deviceClient(clientID, secret, "http://127.0.0.1:1/unused"))
 
 	d := srv.authorizeDevice(t, clientID, secret, "openid offline_access")
@@ -179,6 +182,9 @@ func TestOIDCDeviceFlowInBrowser(t *testing.T) {
 	// between grace-1 and grace seconds after the rotation.
 	before := time.Now()
 	chain := refreshChain(t, srv, clientID, secret, first.RefreshToken, 1)
+	if took := time.Since(before); took < delay {
+		t.Errorf("a refresh answered in %s, before the %s delay", took, delay)
+	}
 	reuse := func() tokenAnswer {
 		return srv.post(t, srv.tokenURL(), clientID, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {chain[0]}})
 	}

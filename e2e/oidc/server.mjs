@@ -29,6 +29,10 @@
 //                        after its rotation (Xero: 30 min, Atlassian: 10),
 //                        then reuse revokes as above
 //     device_flow        RFC 8628 at /device/auth, verification_uri /device
+//     token_answer_delay_ms  the token endpoint answers this long after its
+//                        grant has run (a refresh token used is consumed,
+//                        the new one issued): a client killed meanwhile
+//                        never gets the answer, as when a network drops it
 //     refresh_token_file every refresh token issued is appended to it, one
 //                        a line: the test's leak scans look for them in
 //                        Vault's answers and logs (this log never shows one)
@@ -73,6 +77,7 @@ await new Promise((resolve, reject) => {
 const issuer = `http://127.0.0.1:${server.address().port}`;
 const provider = new Provider(issuer, providerConfig(config));
 logEvents(provider);
+delayTokenAnswers(provider, config.user_flows?.token_answer_delay_ms ?? 0);
 const callback = provider.callback();
 server.on('request', (req, res) => {
   const start = process.hrtime.bigint();
@@ -237,6 +242,16 @@ async function tokenStore(entry, { refresh_reuse_grace: grace = 0, refresh_token
   }
   log(`user flows: refresh token reuse ${grace > 0 ? `served for ${grace}s after rotation` : 'revokes the grant'}`);
   return (model) => new TokenStore(model);
+}
+
+// delayTokenAnswers holds the token endpoint's answer ms after the grant
+// ran (koa sends the body once every middleware has returned).
+function delayTokenAnswers(p, ms) {
+  if (ms <= 0) return;
+  p.use(async (ctx, next) => {
+    await next();
+    if (ctx.method === 'POST' && ctx.path === '/token') await new Promise((resolve) => { setTimeout(resolve, ms); });
+  });
 }
 
 // signingKey is a fresh RS256 key per run: the test reads the public half
