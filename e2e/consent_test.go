@@ -158,16 +158,19 @@ func TestAuthorizationCodeConsent(t *testing.T) {
 }
 
 // TestDeviceConsent: consent/<name> method=device answers a user code and
-// where to type it; the plugin polls the token endpoint until the person
-// approves in the browser, then refreshes as after any consent.
+// where to type it; the plugin polls the token endpoint, at the vendor's
+// interval and slower when told slow_down, until the person approves in
+// the browser, then refreshes as after any consent.
 func TestDeviceConsent(t *testing.T) {
 	const (
 		name     = "consent-device"
 		clientID = "e2e-consent-device"
 	)
 	secret := oidcSecret("consent-device", clientID)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 20, RotateRefreshToken: true, DeviceFlow: true},
-		deviceClient(clientID, secret, vaultCallbackURL()))
+	// Poll every second, but the first poll is told to slow down (RFC 8628
+	// 3.5: every 6 s from then on).
+	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 20, RotateRefreshToken: true, DeviceFlow: true,
+		DeviceInterval: 1, DeviceSlowDown: true}, deviceClient(clientID, secret, vaultCallbackURL()))
 	cfg := userConfig(srv, clientID, secret)
 	cfg[deviceAuthURLField] = srv.deviceAuthURL()
 	writeConfig(t, name, cfg)
@@ -190,7 +193,6 @@ func TestDeviceConsent(t *testing.T) {
 	t.Logf("status/%s while pending: %v", name, readStatus(t, name)["state"])
 
 	deviceConsentInBrowser(t, verificationURI, userCode, consentLogin)
-	// The plugin polls at the vendor's interval (oidc-provider: 5 s).
 	var tok string
 	if _, err := eventually(30*time.Second, func() error {
 		s, err := env.vault.Logical().Read(mountPath + "/creds/" + name)
@@ -201,6 +203,13 @@ func TestDeviceConsent(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatalf("after the device was approved: %v", err)
+	}
+	log := srv.log(t)
+	if !strings.Contains(log, "answered slow_down (the first poll)") {
+		t.Errorf("the plugin's first poll never reached the vendor")
+	}
+	if n := strings.Count(log, "device poll too fast"); n > 0 {
+		t.Errorf("the plugin polled %d times sooner than the interval (slow_down adds 5 s, RFC 8628 3.5)", n)
 	}
 	srv.mustBeActive(t, tok, clientID)
 	mustHoldRefreshToken(t, srv, name)

@@ -73,6 +73,7 @@ type oidcServer struct {
 	// refreshTokensSeen of them are registered with the leak scans.
 	refreshTokenFile  string
 	refreshTokensSeen int
+	logPath           string
 }
 
 // startOIDC runs oidc-provider with cfg's clients (plus one that may
@@ -95,6 +96,7 @@ func startOIDC(t testing.TB, cfg oidcConfig) *oidcServer {
 	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.logPath = filepath.Join(env.dir, base+".log")
 	p, err := testproc.Start(env.dir, base+".log", "node", env.oidcServer,
 		"--provider-dir", env.oidcDir, "--config", cfgFile, "--addr-file", addrFile)
 	if err != nil {

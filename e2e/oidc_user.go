@@ -25,6 +25,12 @@ type oidcUserFlows struct {
 	// invalid_grant and revokes the whole grant. N: usable N seconds more.
 	RefreshReuseGrace int  `json:"refresh_reuse_grace,omitempty"`
 	DeviceFlow        bool `json:"device_flow"`
+	// DeviceInterval (seconds) is answered with each device authorization
+	// and enforced: a pending code polled sooner is answered slow_down and
+	// the server logs "device poll too fast". DeviceSlowDown answers the
+	// first poll of each code slow_down (the interval grows by 5 s).
+	DeviceInterval int  `json:"device_interval,omitempty"`
+	DeviceSlowDown bool `json:"device_slow_down,omitempty"`
 	// TokenAnswerDelay holds the token endpoint's answer this many ms
 	// after its grant ran: a kill meanwhile loses the answer.
 	TokenAnswerDelay int    `json:"token_answer_delay_ms,omitempty"`
@@ -78,6 +84,16 @@ func (s *oidcServer) issuedRefreshTokens(t testing.TB) []string {
 	}
 	s.refreshTokensSeen = len(toks)
 	return toks
+}
+
+// log is the server's log so far.
+func (s *oidcServer) log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func (s *oidcServer) authURL() string       { return s.issuer + "/auth" }

@@ -149,7 +149,8 @@ func refreshChain(t *testing.T, srv *oidcServer, clientID, secret, rt string, n 
 // The device flow (RFC 8628) with a reuse window: a rotated refresh token
 // stays usable for refresh_reuse_grace seconds (as Xero's and Atlassian's
 // do), then reuse revokes the grant as without one. The token endpoint
-// holds its answers (token_answer_delay_ms, the kill test's window).
+// holds its answers (token_answer_delay_ms, the kill test's window), and
+// holds pollers to the interval with slow_down.
 func TestOIDCDeviceFlowInBrowser(t *testing.T) {
 	const (
 		clientID = "e2e-user-device"
@@ -158,15 +159,25 @@ func TestOIDCDeviceFlowInBrowser(t *testing.T) {
 	)
 	secret := oidcSecret("user-device", clientID)
 	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 60, RotateRefreshToken: true, RefreshReuseGrace: grace, DeviceFlow: true,
-		TokenAnswerDelay: int(delay / time.Millisecond)},
+		DeviceInterval: 1, DeviceSlowDown: true, TokenAnswerDelay: int(delay / time.Millisecond)},
 		deviceClient(clientID, secret, "http://127.0.0.1:1/unused"))
 
 	d := srv.authorizeDevice(t, clientID, secret, "openid offline_access")
 	poll := func() tokenAnswer {
 		return srv.post(t, srv.tokenURL(), clientID, secret, url.Values{"grant_type": {deviceCodeGrantType}, "device_code": {d.DeviceCode}})
 	}
-	if a := poll(); a.Error != "authorization_pending" {
-		t.Fatalf("polling before consent: HTTP %d %q, want authorization_pending", a.Status, a.Error)
+	if d.Interval != 1 {
+		t.Errorf("device authorization interval %d, want the configured 1", d.Interval)
+	}
+	// RFC 8628 3.5 as the plugin must honour it: the first poll is told to
+	// slow down (every 6 s now), and so is one that comes sooner.
+	for _, why := range []string{"the first poll", "too fast"} {
+		if a := poll(); a.Error != "slow_down" {
+			t.Fatalf("polling before consent (%s): HTTP %d %q, want slow_down", why, a.Status, a.Error)
+		}
+	}
+	if log := srv.log(t); strings.Count(log, "device poll too fast") != 1 {
+		t.Errorf("the server logged %d too fast polls, want 1", strings.Count(log, "device poll too fast"))
 	}
 	r := deviceConsentInBrowser(t, d.VerificationURI, d.UserCode, "e2e-device-user")
 	if !strings.Contains(r.Text, "Sign-in Success") {

@@ -29,6 +29,14 @@
 //                        after its rotation (Xero: 30 min, Atlassian: 10),
 //                        then reuse revokes as above
 //     device_flow        RFC 8628 at /device/auth, verification_uri /device
+//     device_interval    seconds: the device authorization answers this
+//                        interval (oidc-provider gives none: RFC 8628's
+//                        default 5) and a poll of a pending code sooner
+//                        than it after the last is answered slow_down and
+//                        logged "device poll too fast"
+//     device_slow_down   the first poll of each device code is answered
+//                        slow_down: from then on the client must wait the
+//                        interval plus 5 s (RFC 8628 3.5)
 //     token_answer_delay_ms  the token endpoint answers this long after its
 //                        grant has run (a refresh token used is consumed,
 //                        the new one issued): a client killed meanwhile
@@ -78,6 +86,7 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 const provider = new Provider(issuer, providerConfig(config));
 logEvents(provider);
 delayTokenAnswers(provider, config.user_flows?.token_answer_delay_ms ?? 0);
+if (config.user_flows?.device_interval) pollingRules(provider, config.user_flows);
 const callback = provider.callback();
 server.on('request', (req, res) => {
   const start = process.hrtime.bigint();
@@ -252,6 +261,43 @@ function delayTokenAnswers(p, ms) {
     await next();
     if (ctx.method === 'POST' && ctx.path === '/token') await new Promise((resolve) => { setTimeout(resolve, ms); });
   });
+}
+
+// pollingRules holds device flow clients to RFC 8628 3.5 (see
+// device_interval): it rewrites the answers of oidc-provider, which
+// neither sends an interval nor ever answers slow_down.
+function pollingRules(p, { device_interval: interval, device_slow_down: slowDownFirst }) {
+  const polls = new Map(); // device_code -> { last (ms), interval (s) }
+  p.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST') return;
+    if (ctx.path === '/device/auth' && ctx.status === 200) {
+      ctx.body = { ...ctx.body, interval };
+      return;
+    }
+    if (ctx.path !== '/token' || ctx.oidc?.params?.grant_type !== 'urn:ietf:params:oauth:grant-type:device_code') return;
+    const code = ctx.oidc.params.device_code;
+    const now = Date.now();
+    const seen = polls.get(code);
+    polls.set(code, { last: now, interval: seen?.interval ?? interval });
+    const pending = ctx.body?.error === 'authorization_pending';
+    if (!seen) {
+      if (slowDownFirst && pending) slowDown(ctx, polls.get(code), 'the first poll');
+      return;
+    }
+    const waited = (now - seen.last) / 1000;
+    // 0.1 s for the time between a request's arrival and its answer.
+    if (waited < seen.interval - 0.1) {
+      log(`device poll too fast: ${waited.toFixed(2)}s after the last, interval ${seen.interval}s`);
+      if (pending) slowDown(ctx, polls.get(code), 'too fast');
+    }
+  });
+}
+
+function slowDown(ctx, poll, why) {
+  poll.interval += 5;
+  ctx.body = { error: 'slow_down', error_description: `${why}: poll every ${poll.interval}s` };
+  log(`device poll answered slow_down (${why}); interval now ${poll.interval}s`);
 }
 
 // signingKey is a fresh RS256 key per run: the test reads the public half
