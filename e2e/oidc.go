@@ -69,11 +69,11 @@ type oidcServer struct {
 	http   *http.Client
 	// introspector authenticates to the introspection endpoint.
 	introspector, introspectorSecret string
-	// refreshTokenFile lists the refresh tokens it issued (user flows);
-	// refreshTokensSeen of them are registered with the leak scans.
-	refreshTokenFile  string
-	refreshTokensSeen int
-	logPath           string
+	// credentialsFile lists the refresh tokens and device codes it issued
+	// (user flows); registered are those the leak scans know.
+	credentialsFile string
+	registered      map[string]bool
+	logPath         string
 }
 
 // startOIDC runs oidc-provider with cfg's clients (plus one that may

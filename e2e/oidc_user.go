@@ -34,7 +34,7 @@ type oidcUserFlows struct {
 	// TokenAnswerDelay holds the token endpoint's answer this many ms
 	// after its grant ran: a kill meanwhile loses the answer.
 	TokenAnswerDelay int    `json:"token_answer_delay_ms,omitempty"`
-	RefreshTokenFile string `json:"refresh_token_file,omitempty"`
+	CredentialsFile  string `json:"credentials_file,omitempty"`
 }
 
 // deviceCodeGrantType is RFC 8628 3.4's grant_type.
@@ -60,29 +60,40 @@ func deviceClient(id, secret, redirectURI string) map[string]any {
 }
 
 // startUserOIDC runs oidc-provider with user flows for clients; every
-// refresh token it issues is recorded (issuedRefreshTokens).
+// refresh token and device code it issues is recorded
+// (issuedRefreshTokens).
 func startUserOIDC(t testing.TB, flows oidcUserFlows, clients ...map[string]any) *oidcServer {
 	t.Helper()
-	flows.RefreshTokenFile = filepath.Join(t.TempDir(), "refresh-tokens")
+	flows.CredentialsFile = filepath.Join(t.TempDir(), "issued")
 	s := startOIDC(t, oidcConfig{Clients: clients, ClientAuthMethods: []string{"client_secret_post"}, UserFlows: &flows})
-	s.refreshTokenFile = flows.RefreshTokenFile
+	s.credentialsFile = flows.CredentialsFile
+	s.registered = map[string]bool{}
 	return s
 }
 
 // issuedRefreshTokens are the refresh tokens the server has issued so far,
-// each registered with the leak scans: none may ever show in a Vault
-// answer or log.
+// in order. Each, and each device code, is registered with the leak scans:
+// none may ever show in a Vault answer or log.
 func (s *oidcServer) issuedRefreshTokens(t testing.TB) []string {
 	t.Helper()
-	b, err := os.ReadFile(s.refreshTokenFile)
+	b, err := os.ReadFile(s.credentialsFile)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	toks := strings.Fields(string(b))
-	for _, tok := range toks[min(s.refreshTokensSeen, len(toks)):] {
-		addSecret("oidc refresh_token", tok)
+	var toks []string
+	for _, line := range strings.Split(string(b), "\n") {
+		kind, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		if kind == "refresh_token" {
+			toks = append(toks, value)
+		}
+		if !s.registered[value] {
+			s.registered[value] = true
+			addSecret("oidc "+kind, value)
+		}
 	}
-	s.refreshTokensSeen = len(toks)
 	return toks
 }
 

@@ -32,6 +32,11 @@ type codeCatcher struct {
 func newCodeCatcher(t *testing.T) *codeCatcher {
 	c := &codeCatcher{}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Chromium also asks for /favicon.ico.
+		if r.URL.Path != "/callback" {
+			http.NotFound(w, r)
+			return
+		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.hits++

@@ -41,9 +41,11 @@
 //                        grant has run (a refresh token used is consumed,
 //                        the new one issued): a client killed meanwhile
 //                        never gets the answer, as when a network drops it
-//     refresh_token_file every refresh token issued is appended to it, one
-//                        a line: the test's leak scans look for them in
-//                        Vault's answers and logs (this log never shows one)
+//     credentials_file   every refresh token and device code issued is
+//                        appended to it, a line each ("refresh_token
+//                        <value>", "device_code <value>"): the test's leak
+//                        scans look for them in Vault's answers and logs
+//                        (this log never shows one)
 //   The login page takes any login name and any password (the account is
 //   the login name); consent grants every scope the request asks for. PKCE
 //   is required of every authorization request, and oidc-provider accepts
@@ -216,7 +218,7 @@ function withUserFlows(base, uf) {
 // revokes the grant when it finds its token consumed
 // (lib/actions/grants/refresh_token.js), so within the window reuse is
 // served and after it reuse revokes, as strict vendors do at once.
-async function tokenStore(entry, { refresh_reuse_grace: grace = 0, refresh_token_file: issued }) {
+async function tokenStore(entry, { refresh_reuse_grace: grace = 0, credentials_file: issued }) {
   const lib = (file) => new URL(file, entry).href;
   const { default: MemoryAdapter } = await import(lib('./adapters/memory_adapter.js'));
   const { default: LRU } = await import(lib('./helpers/lru.js'));
@@ -237,7 +239,8 @@ async function tokenStore(entry, { refresh_reuse_grace: grace = 0, refresh_token
 
     async upsert(id, payload, expiresIn) {
       // An opaque token's id is its value (lib/models/formats/opaque.js).
-      if (this.model === 'RefreshToken' && issued) fs.appendFileSync(issued, `${id}\n`);
+      const kind = { RefreshToken: 'refresh_token', DeviceCode: 'device_code' }[this.model];
+      if (kind && issued) fs.appendFileSync(issued, `${kind} ${id}\n`);
       return super.upsert(id, payload, expiresIn);
     }
 
