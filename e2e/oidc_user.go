@@ -107,6 +107,14 @@ func (s *oidcServer) log(t testing.TB) string {
 	return string(b)
 }
 
+// refreshesGranted counts the refresh_token grants the server has run for
+// clientID (its log's grant.success lines, written before the answer is
+// sent, so before any token_answer_delay_ms).
+func (s *oidcServer) refreshesGranted(t testing.TB, clientID string) int {
+	t.Helper()
+	return strings.Count(s.log(t), "grant.success client_id="+clientID+" grant_type=refresh_token\n")
+}
+
 func (s *oidcServer) authURL() string       { return s.issuer + "/auth" }
 func (s *oidcServer) deviceAuthURL() string { return s.issuer + "/device/auth" }
 
