@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -130,7 +129,7 @@ func TestAuthorizationCodeConsent(t *testing.T) {
 
 	// The callback needs no Vault token, and refuses a state it did not
 	// issue.
-	if status, body := unauthenticatedGet(t, vaultCallbackURL()+"?code=made-up&state="+randomHex(16)); status/100 != 4 ||
+	if status, _, body := getNoRedirect(t, vaultCallbackURL()+"?code=made-up&state="+randomHex(16)); status/100 != 4 ||
 		strings.Contains(body, "permission denied") {
 		t.Errorf("callback with a made-up state: HTTP %d %s, want the plugin's 4xx (not Vault's permission denied)", status, body)
 	}
@@ -471,18 +470,4 @@ func (r *consentReaders) finish(t *testing.T) map[string]bool {
 		t.Fatal("the readers did not run")
 	}
 	return r.tokens
-}
-
-// unauthenticatedGet is a GET with no Vault token, as a browser sends.
-func unauthenticatedGet(t *testing.T, u string) (int, string) {
-	t.Helper()
-	c := httpClient(10 * time.Second)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return resp.StatusCode, string(body)
 }

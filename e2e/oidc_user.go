@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // oidcUserFlows is server.mjs's user_flows: what a vendor of
@@ -186,4 +187,19 @@ func (s *oidcServer) authorizeDevice(t testing.TB, clientID, secret, scope strin
 		t.Fatalf("device authorization answered %+v", d)
 	}
 	return d
+}
+
+// getNoRedirect is a GET with no Vault token, as a browser sends, whose
+// redirect is answered, not followed.
+func getNoRedirect(t testing.TB, u string) (int, http.Header, string) {
+	t.Helper()
+	c := httpClient(10 * time.Second)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, resp.Header, string(body)
 }

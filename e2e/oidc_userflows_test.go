@@ -233,15 +233,9 @@ func TestOIDCDeviceFlowInBrowser(t *testing.T) {
 // redirectOf is where u redirects to (not followed).
 func redirectOf(t *testing.T, u string) string {
 	t.Helper()
-	c := httpClient(10 * time.Second)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := c.Get(u)
-	if err != nil {
-		t.Fatalf("GET %s: %v", u, err)
+	status, header, _ := getNoRedirect(t, u)
+	if status/100 != 3 {
+		t.Fatalf("GET authorize: HTTP %d, want a redirect", status)
 	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 3 {
-		t.Fatalf("GET authorize: HTTP %d, want a redirect", resp.StatusCode)
-	}
-	return resp.Header.Get("Location")
+	return header.Get("Location")
 }
