@@ -26,11 +26,13 @@ import (
 // refreshes. The names are API.md's "Next" table: grant_type=
 // authorization_code, auth_url, redirect_url, consent/<name> (authorize_url;
 // method=device: user_code, verification_uri), callback (no Vault token),
-// refresh_token_set, the needs-consent state.
+// refresh_token_set, the needs-consent state; and two the table does not
+// name, as the plugin's work on issue 20 names them: authorize_params and
+// device_auth_url.
 
 // deviceAuthURLField is the config field naming the vendor's RFC 8628 device
-// authorization endpoint. API.md does not name it yet: this is the one
-// place to change.
+// authorization endpoint: the one place to change if API.md names it
+// otherwise.
 const deviceAuthURLField = "device_auth_url"
 
 const consentLogin = "e2e-consent-user"
