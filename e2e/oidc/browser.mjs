@@ -43,6 +43,7 @@ const deadline = Date.now() + Number(args.timeout) * 1000;
 const { chromium } = await import(pathToFileURL(path.join(args['provider-dir'], 'node_modules', 'playwright-core', 'index.mjs')).href);
 
 // The flags this machine's Chromium needs (closed network, root, no GPU).
+const launchStart = Date.now();
 const browser = await chromium.launch({
   executablePath: args.chromium,
   headless: true,
@@ -50,6 +51,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
+log(`chromium ${browser.version()} started in ${Date.now() - launchStart}ms`);
 const result = { steps: [] };
 let code = 0;
 try {
@@ -135,6 +137,7 @@ async function finish(page, response, out) {
   out.final_url = where(page.url());
   out.status = response ? response.status() : 0;
   out.text = await pageText(page);
+  log(`done at ${out.final_url}: HTTP ${out.status}`);
 }
 
 async function statusOf(page) {
