@@ -56,9 +56,12 @@ func chromiumBin(t testing.TB) string {
 type browserResult struct {
 	Steps    []string `json:"steps"`
 	FinalURL string   `json:"final_url"`
-	Status   int      `json:"status"`
-	Text     string   `json:"text"`
-	Error    string   `json:"error"`
+	// FinalQuery is the last page's query: at a redirect_uri, the code
+	// and state (for a replay; never logged).
+	FinalQuery string `json:"final_query"`
+	Status     int    `json:"status"`
+	Text       string `json:"text"`
+	Error      string `json:"error"`
 }
 
 // consentInBrowser opens authorizeURL, logs in as login, approves, and
@@ -100,7 +103,9 @@ func wantSteps(t testing.TB, r browserResult, want ...string) {
 func runBrowser(t testing.TB, args ...string) browserResult {
 	t.Helper()
 	bin := chromiumBin(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// Seconds on an idle machine; a loaded one (2 cores shared with
+	// builds) has been seen to take a minute to start Node and Chromium.
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 	script := filepath.Join(filepath.Dir(env.oidcServer), "browser.mjs")
 	logPath := filepath.Join(env.dir, "browser-"+safeName(t.Name())+".log")
@@ -110,7 +115,7 @@ func runBrowser(t testing.TB, args ...string) browserResult {
 	}
 	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, "node", append([]string{script, "--provider-dir", env.oidcDir,
-		"--chromium", bin, "--timeout", "60"}, args...)...)
+		"--chromium", bin, "--timeout", "150"}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, logFile
 	start := time.Now()

@@ -56,8 +56,8 @@ func userConfig(srv *oidcServer, clientID, secret string) map[string]any {
 
 // startConsent is `vault write oauthvendor/consent/<name>`: its
 // authorize_url must be srv's authorization endpoint with a fresh state
-// and an S256 challenge, sending the browser back to the mount's callback.
-func startConsent(t *testing.T, srv *oidcServer, name, clientID string) string {
+// and an S256 challenge, sending the browser back to redirectURI.
+func startConsent(t *testing.T, srv *oidcServer, name, clientID, redirectURI string) string {
 	t.Helper()
 	s, err := env.vault.Logical().Write(mountPath+"/consent/"+name, nil)
 	if err != nil || s == nil {
@@ -70,7 +70,7 @@ func startConsent(t *testing.T, srv *oidcServer, name, clientID string) string {
 		t.Fatalf("consent/%s authorize_url %q: want %s?... (%v)", name, raw, srv.authURL(), err)
 	}
 	q := u.Query()
-	want := map[string]string{"response_type": "code", "client_id": clientID, "redirect_uri": vaultCallbackURL(),
+	want := map[string]string{"response_type": "code", "client_id": clientID, "redirect_uri": redirectURI,
 		"code_challenge_method": "S256"}
 	for k, v := range want {
 		if q.Get(k) != v {
@@ -90,15 +90,17 @@ func startConsent(t *testing.T, srv *oidcServer, name, clientID string) string {
 
 // consentViaCallback gives consent in Chromium to an authorize URL of the
 // plugin's: the browser lands on Vault's callback, which must take it (no
-// Vault token: the browser has none) and answer 200 with no secret.
-func consentViaCallback(t *testing.T, srv *oidcServer, name, clientID string) {
+// Vault token: the browser has none) and answer 200 with no secret. It
+// returns the callback's query (code and state).
+func consentViaCallback(t *testing.T, srv *oidcServer, name, clientID string) string {
 	t.Helper()
-	r := consentInBrowser(t, startConsent(t, srv, name, clientID), vaultCallbackURL(), consentLogin)
+	r := consentInBrowser(t, startConsent(t, srv, name, clientID, vaultCallbackURL()), vaultCallbackURL(), consentLogin)
 	srv.issuedRefreshTokens(t)
 	if r.Status != http.StatusOK {
 		t.Fatalf("Vault's callback answered the browser HTTP %d: %s", r.Status, r.Text)
 	}
 	noSecrets(t, "the callback's page", r.Text)
+	return r.FinalQuery
 }
 
 // mustHoldRefreshToken checks config/<name> says a refresh token is held
@@ -136,10 +138,19 @@ func TestAuthorizationCodeConsent(t *testing.T) {
 		t.Errorf("callback with a made-up state: HTTP %d %s, want the plugin's 4xx (not Vault's permission denied)", status, body)
 	}
 
-	consentViaCallback(t, srv, name, clientID)
+	query := consentViaCallback(t, srv, name, clientID)
 	tok := accessToken(t, readCreds(t, name))
 	srv.mustBeActive(t, tok, clientID)
 	mustHoldRefreshToken(t, srv, name)
+
+	// The same redirect again (a reload, a replayed link): its state was
+	// spent; refused, and the connection keeps serving.
+	if status, _, body := getNoRedirect(t, vaultCallbackURL()+"?"+query); status/100 != 4 {
+		t.Errorf("the callback replayed: HTTP %d %s, want 4xx (state single use)", status, body)
+	}
+	if got := accessToken(t, readCreds(t, name)); got != tok {
+		t.Errorf("after the replayed callback creds/%s serves another token", name)
+	}
 
 	r := startConsentReaders(t, name, 2)
 	issued := len(srv.issuedRefreshTokens(t))
@@ -184,6 +195,47 @@ func TestConsentNarrowedScopes(t *testing.T) {
 		if err := forceRefresh(name); err != nil {
 			t.Fatalf("refresh %d after a consent that granted openid only: %v", i, err)
 		}
+	}
+	srv.mustBeActive(t, accessToken(t, readCreds(t, name)), clientID)
+	mustHoldRefreshToken(t, srv, name)
+}
+
+// Where the vendor cannot redirect to Vault, the operator copies the code
+// and state from the browser's address bar and writes them back:
+// consent/<name> code=... state=.... A wrong state is refused and does not
+// spend the consent.
+func TestConsentByHand(t *testing.T) {
+	const (
+		name     = "consent-by-hand"
+		clientID = "e2e-consent-by-hand"
+	)
+	secret := oidcSecret("consent-by-hand", clientID)
+	catcher := newCodeCatcher(t)
+	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true},
+		userClient(clientID, secret, catcher.redirectURI()))
+	cfg := userConfig(srv, clientID, secret)
+	cfg["redirect_url"] = catcher.redirectURI()
+	writeConfig(t, name, cfg)
+
+	consentInBrowser(t, startConsent(t, srv, name, clientID, catcher.redirectURI()), catcher.redirectURI(), consentLogin)
+	code, state := catcher.caught(t)
+	addSecret("oidc authorization code", code)
+	finish := func(state string) (*api.Secret, error) {
+		return env.vault.Logical().Write(mountPath+"/consent/"+name, map[string]any{"code": code, "state": state})
+	}
+	_, err := finish(randomHex(16))
+	if re := responseError(t, err); re.StatusCode != http.StatusBadRequest {
+		t.Fatalf("consent/%s code=... with a wrong state: HTTP %d, want 400", name, re.StatusCode)
+	}
+	noSecrets(t, "consent/"+name+"'s refusal", err.Error())
+	s, err := finish(state)
+	if err != nil || s == nil {
+		t.Fatalf("consent/%s code=... state=...: %v", name, err)
+	}
+	noSecrets(t, "consent/"+name+" code=...", mustJSON(t, s.Data))
+	srv.mustBeActive(t, accessToken(t, readCreds(t, name)), clientID)
+	if err := forceRefresh(name); err != nil {
+		t.Fatalf("refresh after a consent by hand: %v", err)
 	}
 	srv.mustBeActive(t, accessToken(t, readCreds(t, name)), clientID)
 	mustHoldRefreshToken(t, srv, name)

@@ -14,7 +14,8 @@
 // provider's success page.
 //
 // Prints one JSON line: {"steps": [...], "final_url": origin and path of
-// the last page (its query, the authorization code, is left out),
+// the last page, "final_query": its query (the authorization code and
+// state: printed here only, for the test to replay, never logged),
 // "status": its HTTP status, "text": the start of its text}. Exits 1 with
 // the same line and an "error" when a page is not one it knows or the time
 // is up. Only loopback addresses are reached: the login pages' web font is
@@ -135,6 +136,7 @@ async function act(page, step) {
 
 async function finish(page, response, out) {
   out.final_url = where(page.url());
+  out.final_query = new URL(page.url()).search.replace(/^\?/, '');
   out.status = response ? response.status() : 0;
   out.text = await pageText(page);
   log(`done at ${out.final_url}: HTTP ${out.status}`);
