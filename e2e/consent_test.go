@@ -263,6 +263,7 @@ func TestDeviceConsent(t *testing.T) {
 	if err != nil || s == nil {
 		t.Fatalf("write consent/%s method=device: %v", name, err)
 	}
+	srv.issuedRefreshTokens(t) // registers the device code with the leak scans
 	noSecrets(t, "consent/"+name+" method=device", mustJSON(t, s.Data))
 	userCode, _ := s.Data["user_code"].(string)
 	verificationURI, _ := s.Data["verification_uri"].(string)
