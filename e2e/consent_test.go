@@ -54,6 +54,17 @@ func userConfig(srv *oidcServer, clientID, secret string) map[string]any {
 	}
 }
 
+// userVendor starts oidc-provider with flows and one client for the
+// connection name: client_id e2e-<name>, a made-up secret the leak scans
+// know, redirecting to redirectURI; client is userClient or deviceClient.
+func userVendor(t *testing.T, name string, flows oidcUserFlows, client func(id, secret, redirectURI string) map[string]any,
+	redirectURI string) (srv *oidcServer, clientID, secret string) {
+	t.Helper()
+	clientID = "e2e-" + name
+	secret = oidcSecret(name, clientID)
+	return startUserOIDC(t, flows, client(clientID, secret, redirectURI)), clientID, secret
+}
+
 // startConsent is `vault write oauthvendor/consent/<name>`: its
 // authorize_url must be srv's authorization endpoint with a fresh state
 // and an S256 challenge, sending the browser back to redirectURI.
@@ -122,13 +133,11 @@ func mustHoldRefreshToken(t *testing.T, srv *oidcServer, name string) {
 // with no failed read.
 func TestAuthorizationCodeConsent(t *testing.T) {
 	const (
-		name     = "consent-code"
-		clientID = "e2e-consent-code"
-		cycles   = 3
+		name   = "consent-code"
+		cycles = 3
 	)
-	secret := oidcSecret("consent-code", clientID)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 12, RotateRefreshToken: true},
-		userClient(clientID, secret, vaultCallbackURL()))
+	srv, clientID, secret := userVendor(t, name, oidcUserFlows{AccessTokenTTL: 12, RotateRefreshToken: true},
+		userClient, vaultCallbackURL())
 	writeConfig(t, name, userConfig(srv, clientID, secret))
 
 	// The callback needs no Vault token, and refuses a state it did not
@@ -179,13 +188,9 @@ func TestAuthorizationCodeConsent(t *testing.T) {
 // still work. RFC 6749 6: a refresh without scope keeps the scope granted;
 // one asking for the config's scopes is invalid_scope at such a vendor.
 func TestConsentNarrowedScopes(t *testing.T) {
-	const (
-		name     = "consent-narrowed"
-		clientID = "e2e-consent-narrowed"
-	)
-	secret := oidcSecret("consent-narrowed", clientID)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true},
-		userClient(clientID, secret, vaultCallbackURL()))
+	const name = "consent-narrowed"
+	srv, clientID, secret := userVendor(t, name, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true},
+		userClient, vaultCallbackURL())
 	cfg := userConfig(srv, clientID, secret)
 	delete(cfg, "authorize_params")
 	writeConfig(t, name, cfg)
@@ -205,14 +210,10 @@ func TestConsentNarrowedScopes(t *testing.T) {
 // consent/<name> code=... state=.... A wrong state is refused and does not
 // spend the consent.
 func TestConsentByHand(t *testing.T) {
-	const (
-		name     = "consent-by-hand"
-		clientID = "e2e-consent-by-hand"
-	)
-	secret := oidcSecret("consent-by-hand", clientID)
+	const name = "consent-by-hand"
 	catcher := newCodeCatcher(t)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true},
-		userClient(clientID, secret, catcher.redirectURI()))
+	srv, clientID, secret := userVendor(t, name, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true},
+		userClient, catcher.redirectURI())
 	cfg := userConfig(srv, clientID, secret)
 	cfg["redirect_url"] = catcher.redirectURI()
 	writeConfig(t, name, cfg)
@@ -246,15 +247,11 @@ func TestConsentByHand(t *testing.T) {
 // interval and slower when told slow_down, until the person approves in
 // the browser, then refreshes as after any consent.
 func TestDeviceConsent(t *testing.T) {
-	const (
-		name     = "consent-device"
-		clientID = "e2e-consent-device"
-	)
-	secret := oidcSecret("consent-device", clientID)
+	const name = "consent-device"
 	// Poll every second, but the first poll is told to slow down (RFC 8628
 	// 3.5: every 6 s from then on).
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 12, RotateRefreshToken: true, DeviceFlow: true,
-		DeviceInterval: 1, DeviceSlowDown: true}, deviceClient(clientID, secret, vaultCallbackURL()))
+	srv, clientID, secret := userVendor(t, name, oidcUserFlows{AccessTokenTTL: 12, RotateRefreshToken: true,
+		DeviceFlow: true, DeviceInterval: 1, DeviceSlowDown: true}, deviceClient, vaultCallbackURL())
 	cfg := userConfig(srv, clientID, secret)
 	cfg[deviceAuthURLField] = srv.deviceAuthURL()
 	writeConfig(t, name, cfg)
@@ -359,10 +356,8 @@ func TestConsentSurvivesPluginKills(t *testing.T) {
 // checked as reported, and consented again).
 func killRefreshes(t *testing.T, name string, grace, kills int) (losses int) {
 	const answerDelay = 200 * time.Millisecond
-	clientID := "e2e-" + name
-	secret := oidcSecret(name, clientID)
-	srv := startUserOIDC(t, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true, RefreshReuseGrace: grace,
-		TokenAnswerDelay: int(answerDelay / time.Millisecond)}, userClient(clientID, secret, vaultCallbackURL()))
+	srv, clientID, secret := userVendor(t, name, oidcUserFlows{AccessTokenTTL: 3600, RotateRefreshToken: true,
+		RefreshReuseGrace: grace, TokenAnswerDelay: int(answerDelay / time.Millisecond)}, userClient, vaultCallbackURL())
 	writeConfig(t, name, userConfig(srv, clientID, secret))
 	consentViaCallback(t, srv, name, clientID)
 	srv.mustBeActive(t, accessToken(t, readCreds(t, name)), clientID)
