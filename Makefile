@@ -49,7 +49,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzConfigValidate$$' -fuzztime $(FUZZ_CONFIG) .
 
 e2e: build vendorsim
-	VAULT_BIN="$$(scripts/vault-bin.sh)" OIDC_PROVIDER_DIR="$$(scripts/oidc-provider.sh)" PROMETHEUS_BIN="$$(scripts/prometheus-bin.sh)" go test -tags e2e -count=1 -timeout 40m -v ./e2e/
+	VAULT_BIN="$$(scripts/vault-bin.sh)" OIDC_PROVIDER_DIR="$$(scripts/oidc-provider.sh)" PROMETHEUS_BIN="$$(scripts/prometheus-bin.sh)" CHROMIUM_BIN="$$(scripts/chromium.sh)" go test -tags e2e -count=1 -timeout 40m -v ./e2e/
 
 test: vet unit fuzz release-check e2e
 

@@ -50,6 +50,9 @@ type oidcConfig struct {
 	Clients           []map[string]any        `json:"clients"`
 	ClientAuthMethods []string                `json:"client_auth_methods,omitempty"`
 	Resources         map[string]oidcResource `json:"resources,omitempty"`
+	// UserFlows adds authorization code, refresh tokens and the device
+	// flow (oidc_user.go); nil: a machine-to-machine vendor only.
+	UserFlows *oidcUserFlows `json:"user_flows,omitempty"`
 }
 
 // oidcResource is an RFC 8707 resource server: a token requested for it is
@@ -66,6 +69,11 @@ type oidcServer struct {
 	http   *http.Client
 	// introspector authenticates to the introspection endpoint.
 	introspector, introspectorSecret string
+	// credentialsFile lists the refresh tokens and device codes it issued
+	// (user flows); registered are those the leak scans know.
+	credentialsFile string
+	registered      map[string]bool
+	logPath         string
 }
 
 // startOIDC runs oidc-provider with cfg's clients (plus one that may
@@ -88,6 +96,7 @@ func startOIDC(t testing.TB, cfg oidcConfig) *oidcServer {
 	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s.logPath = filepath.Join(env.dir, base+".log")
 	p, err := testproc.Start(env.dir, base+".log", "node", env.oidcServer,
 		"--provider-dir", env.oidcDir, "--config", cfgFile, "--addr-file", addrFile)
 	if err != nil {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints the directory holding panva's oidc-provider (node_modules/ inside),
 # the OpenID Certified authorization server the end-to-end suite runs as a
-# vendor (e2e/oidc/server.mjs). Order: $OIDC_PROVIDER_DIR, else the one
-# installed with `npm ci` from the committed e2e/oidc/package-lock.json (every
+# vendor (e2e/oidc/server.mjs), and playwright-core, which drives Debian's
+# chromium through its consent pages (e2e/oidc/browser.mjs; it never
+# downloads a browser). Order: $OIDC_PROVIDER_DIR, else the one installed
+# with `npm ci` from the committed e2e/oidc/package-lock.json (every
 # transitive version pinned, integrity-checked), cached per version and lock.
 # Progress goes to stderr; stdout is the path alone.
 set -euo pipefail
@@ -10,8 +12,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 src="$root/e2e/oidc"
 
 if [ -n "${OIDC_PROVIDER_DIR:-}" ]; then
-  [ -f "$OIDC_PROVIDER_DIR/node_modules/oidc-provider/package.json" ] ||
-    { echo "OIDC_PROVIDER_DIR=$OIDC_PROVIDER_DIR has no node_modules/oidc-provider" >&2; exit 1; }
+  for pkg in oidc-provider playwright-core; do
+    [ -f "$OIDC_PROVIDER_DIR/node_modules/$pkg/package.json" ] ||
+      { echo "OIDC_PROVIDER_DIR=$OIDC_PROVIDER_DIR has no node_modules/$pkg (unset it to install e2e/oidc's lock)" >&2; exit 1; }
+  done
   echo "$OIDC_PROVIDER_DIR"; exit 0
 fi
 
@@ -20,10 +24,13 @@ command -v npm >/dev/null 2>&1 || { echo "oidc-provider needs npm (not on PATH)"
 
 version="$(sed -n 's/^ *"oidc-provider": *"\([^"]*\)".*/\1/p' "$src/package.json" | head -n1)"
 [ -n "$version" ] || { echo "no oidc-provider version pinned in $src/package.json" >&2; exit 1; }
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/oauthvendor/oidc-provider-$version"
-# The lock's digest marks a finished install: a changed lock (a transitive
-# bump) or an interrupted npm ci reinstalls instead of using a partial tree.
+# The lock's digest names the cache and marks a finished install: a changed
+# lock (a transitive bump, a new package) installs beside the old one, so
+# checkouts of different locks on one machine do not replace each other's
+# tree under a running test, and an interrupted npm ci reinstalls instead of
+# using a partial tree.
 lock_sum="$(sha256sum "$src/package-lock.json" | cut -d' ' -f1)"
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/oauthvendor/oidc-provider-$version-${lock_sum:0:12}"
 stamp="$cache/.installed"
 
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
