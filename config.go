@@ -118,6 +118,12 @@ type vendorConfig struct {
 	// (access_type=offline, prompt=consent, audience=...).
 	AuthURL         string            `json:"auth_url,omitempty"`
 	AuthorizeParams map[string]string `json:"authorize_params,omitempty"`
+	// ScopeOnRefresh sends scopes on its refresh grants too. RFC 6749 6
+	// makes them optional (none: the scope the user granted), and a
+	// refresh naming a scope the user declined (Google's granular consent,
+	// a provider dropping offline_access) is refused with invalid_scope;
+	// Microsoft's identity platform documents scope as required there.
+	ScopeOnRefresh *bool `json:"scope_on_refresh,omitempty"`
 
 	// Where the assertion comes from (assertion_source.go): the key
 	// above, the mount's issuer, or Vault's plugin identity token.
@@ -235,6 +241,8 @@ func (c *vendorConfig) userDelegated() bool { return c.GrantType == grantAuthori
 func (c *vendorConfig) leaseEnabled() bool { return c.Lease == nil || *c.Lease }
 
 func (c *vendorConfig) apiKeyInCreds() bool { return c.APIKeyInCreds != nil && *c.APIKeyInCreds }
+
+func (c *vendorConfig) scopeOnRefresh() bool { return c.ScopeOnRefresh != nil && *c.ScopeOnRefresh }
 
 func (c *vendorConfig) expiresWithSubject() bool {
 	return c.ExpiresWithSubject != nil && *c.ExpiresWithSubject

@@ -75,6 +75,7 @@ func configFields() map[string]*framework.FieldSchema {
 		"device_auth_url":    str("Device authorization endpoint (RFC 8628 3.1) for the device flow's consent. https:// required, except loopback hosts; on another host than token_url only in a write that gives the stored secrets again. Discovered from issuer (device_authorization_endpoint) when not given."),
 		"redirect_url":       str("The redirect URI registered with the vendor: authorization_code's redirect_uri (the mount's callback, https://<vault>/v1/<mount>/callback, or any URL the operator copies the code from); the consent URL DocuSign's consent_required error gives names it."),
 		"auth_url":           str("authorization_code: the vendor's authorization endpoint (https, except loopback hosts); with issuer, the metadata's authorization_endpoint when not given."),
+		"scope_on_refresh":   boolean("authorization_code: also send scopes on refresh grants (default false: RFC 6749 6 keeps the scope the user granted; Microsoft Graph documents scope as required there).", false),
 		"authorize_params":   {Type: framework.TypeKVPairs, Description: "authorization_code: extra parameters of the authorize URL, key=value (access_type=offline, prompt=consent, audience=...). Readable: never credentials."},
 		"certificate":        str("Certificate (PEM) of private_key, for vendors that identify the key by it: adds x5t#S256 to the assertion header."),
 		"tls_client_cert":    str("Client certificate (PEM, leaf first) presented on the TLS connection to the token endpoint (RFC 8705)."),

@@ -20,6 +20,8 @@ func validateConsent(eff *vendorConfig) error {
 			return fieldErr("auth_url", "is for grant_type %s only", grantAuthorizationCode)
 		case len(eff.AuthorizeParams) > 0:
 			return fieldErr("authorize_params", "are for grant_type %s only", grantAuthorizationCode)
+		case eff.scopeOnRefresh():
+			return fieldErr("scope_on_refresh", "is for grant_type %s only", grantAuthorizationCode)
 		}
 		return nil
 	}

@@ -143,7 +143,7 @@ func oauthConfigOf(name string, eff *vendorConfig) *oauth.Config {
 		AssertionAudience: eff.AssertionAudience, RedirectURL: eff.RedirectURL,
 		Subject: eff.Subject, AssertionTTL: eff.AssertionTTL, AssertionClaims: presets[eff.Preset].grantClaims(eff),
 		AssertionIssuer: eff.AssertionIssuer, KeyID: eff.KeyID,
-		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion,
+		ScopeInAssertion: presets[eff.Preset].ScopeInAssertion, ScopeOnRefresh: eff.scopeOnRefresh(),
 		AccountID:        eff.AccountID,
 		SubjectTokenType: eff.SubjectTokenType, Audience: eff.Audience, Resource: eff.Resource,
 		RequestedTokenType: eff.RequestedTokenType, ExpiresWithSubject: eff.expiresWithSubject(),

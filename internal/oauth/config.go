@@ -62,6 +62,10 @@ type Config struct {
 	// assertion's scope claim (space-separated), not in the body: Google's
 	// service-account flow and DocuSign's JWT grant read them there.
 	ScopeInAssertion bool
+	// ScopeOnRefresh: a user-delegated connection's refresh grants carry
+	// Scopes too (RFC 6749 6 makes them optional; by default they are left
+	// out, so the scope the user granted stays whatever was asked).
+	ScopeOnRefresh bool
 	// AssertionSupplier, when set, supplies each attempt's assertion (the
 	// client assertion of private_key_jwt, or the jwt_bearer grant's)
 	// instead of a signature with PrivateKey: the caller's own issuer, or

@@ -4,7 +4,9 @@ package oauth
 // request is the one-time exchange of RFC 6749 4.1.3 (redirect_uri as the
 // authorize request sent it, RFC 7636 4.5's code_verifier, no scope: the
 // consent fixed it); otherwise it is RFC 6749 6's refresh with the
-// refresh token that exchange, or the last refresh, gave. The client
+// refresh token that exchange, or the last refresh, gave, without scope
+// unless ScopeOnRefresh (RFC 6749 6: omitted, the scope granted stays; a
+// user who granted less than asked would otherwise be refused). The client
 // authenticates as configured; a public client (client_auth none) sends
 // its client_id alone.
 var authorizationCodeGrant = grant{
@@ -27,5 +29,5 @@ var authorizationCodeGrant = grant{
 	},
 	authenticates:  true,
 	clientOptional: true,
-	scopeless:      func(c *Config) bool { return c.Code != "" },
+	scopeless:      func(c *Config) bool { return c.Code != "" || !c.ScopeOnRefresh },
 }

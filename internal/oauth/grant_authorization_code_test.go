@@ -51,8 +51,13 @@ func TestAuthorizationCodeBodies(t *testing.T) {
 	refresh := base
 	refresh.RefreshToken = "the-refresh-token"
 	form = authCodeBody(t, &refresh)
-	if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != "the-refresh-token" || form.Get("scope") != "offline_access read" || form.Has("code") || form.Has("redirect_uri") {
-		t.Errorf("refresh body %v", form)
+	if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != "the-refresh-token" || form.Has("scope") || form.Has("code") || form.Has("redirect_uri") {
+		t.Errorf("refresh body %v (RFC 6749 6: no scope, the granted one stays)", form)
+	}
+	scoped := refresh
+	scoped.ScopeOnRefresh = true
+	if form := authCodeBody(t, &scoped); form.Get("scope") != "offline_access read" {
+		t.Errorf("scope_on_refresh: refresh body %v, want scope offline_access read", form)
 	}
 	public := refresh
 	public.ClientAuth, public.ClientSecret = AuthNone, ""
