@@ -22,9 +22,10 @@ import (
 // DeviceCode is a credential; its UserCode and VerificationURI(Complete)
 // are for the user; its Poller() is the state to store for pollDevice. A
 // config without device_auth_url is a 400 naming it; a vendor's refusal a
-// 502/504 naming the config, the status and the OAuth error.
+// 502/504 naming the config, the status and the OAuth error. The caller
+// holds the name lock (device_consent.go).
 func (b *backend) startDevice(ctx context.Context, s logical.Storage, name string) (*oauth.DeviceAuthorization, error) {
-	e, err := b.mustEntryFor(ctx, s, name)
+	e, err := orNotFound(name)(b.entryLocked(ctx, s, name))
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ func (b *backend) startDevice(ctx context.Context, s logical.Storage, name strin
 // transiently (nil while the user has not answered). The caller holds the
 // name lock: grants for one connection never run concurrently.
 func (b *backend) pollDevice(ctx context.Context, s logical.Storage, name, deviceCode string, p oauth.DevicePoll) (oauth.DevicePoll, *oauth.Token, error) {
-	e, err := b.mustEntryFor(ctx, s, name)
+	e, err := orNotFound(name)(b.entryLocked(ctx, s, name))
 	if err != nil {
 		return p, nil, err
 	}
