@@ -124,6 +124,7 @@ func (b *backend) pathConsentDevice(ctx context.Context, req *logical.Request, n
 	if err != nil {
 		return consentErrorResponse(err)
 	}
+	b.kickDevicePoller(req.Storage)
 	data := map[string]interface{}{
 		"user_code": da.UserCode, "verification_uri": da.VerificationURI,
 		"expires_at": rfc3339(da.ExpiresAt), "interval": int(da.Interval / time.Second),

@@ -26,8 +26,13 @@ func validateConsent(eff *vendorConfig) error {
 	if eff.ClientAuth == authNone && eff.ClientSecret != "" {
 		return fieldErr("client_secret", "is never sent with client_auth none (a public client): give client_secret= to remove it, or choose body or basic")
 	}
+	if eff.AuthURL == "" && eff.RedirectURL == "" && eff.DeviceAuthURL != "" {
+		// A device-only connection (GitHub, Entra ID or Google devices):
+		// consented with method=device alone, no browser redirect.
+		return validateAuthorizeParams(eff.AuthorizeParams)
+	}
 	if eff.AuthURL == "" {
-		return fieldErr("auth_url", "required for grant_type %s (the vendor's authorization endpoint)", grantAuthorizationCode)
+		return fieldErr("auth_url", "required for grant_type %s (the vendor's authorization endpoint; with device_auth_url alone, and no redirect_url, the connection consents with method=device only)", grantAuthorizationCode)
 	}
 	if len(eff.AuthURL) > maxTokenURL {
 		return fieldErr("auth_url", "longer than %d bytes", maxTokenURL)
