@@ -86,6 +86,9 @@ func (b *backend) consentFields(ctx context.Context, s logical.Storage, name str
 	if rec != nil && b.now().Before(rec.ExpiresAt) {
 		data["consent_expires_at"] = rfc3339(rec.ExpiresAt)
 	}
+	if dp := st.Device; dp != nil && dp.pending(b.now()) {
+		data["consent_expires_at"] = rfc3339(dp.ExpiresAt)
+	}
 	return nil
 }
 

@@ -64,7 +64,14 @@ func (c *connection) startDevice(ctx context.Context, now func() time.Time) (*oa
 func (c *connection) pollDevice(ctx context.Context, deviceCode string, p oauth.DevicePoll, now func() time.Time) (oauth.DevicePoll, *oauth.Token, error) {
 	p, tok, err := c.client.PollDevice(ctx, c.deviceConfig(ctx), deviceCode, p, now, c.b.hooks(c.name, nil))
 	if err != nil {
-		return p, nil, failureOf(withHint(c.cfg, err)).err
+		f := failureOf(withHint(c.cfg, err))
+		if f.refreshToken != "" {
+			// The approval's access token was refused (too short to
+			// serve) but its refresh token is good, and the vendor has
+			// spent the device code: the token carries it alone.
+			return p, &oauth.Token{RefreshToken: f.refreshToken}, f.err
+		}
+		return p, nil, f.err
 	}
 	return p, tok, nil
 }

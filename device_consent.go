@@ -106,8 +106,8 @@ func (b *backend) stepDevice(ctx context.Context, s logical.Storage, name string
 	}
 	p, tok, perr := b.pollDevice(ctx, s, name, rec.DeviceCode, rec.Poll)
 	switch {
-	case p.State == oauth.DeviceApproved:
-		return deviceStep{}, b.deviceApproved(ctx, s, e, p, tok)
+	case tok != nil: // approved, or an answer refused but for its refresh token
+		return deviceStep{}, b.deviceApproved(ctx, s, e, p, tok, perr)
 	case p.Done():
 		return deviceStep{}, b.endDevice(ctx, s, name, p, p.State, perr)
 	}
@@ -121,16 +121,24 @@ func (b *backend) stepDevice(ctx context.Context, s logical.Storage, name string
 
 // deviceApproved keeps the token's refresh token the way a code consent's
 // is kept (consented: memory first, then storage), then drops the spent
-// device code.
-func (b *backend) deviceApproved(ctx context.Context, s logical.Storage, e *entry, p oauth.DevicePoll, tok *oauth.Token) error {
+// device code. refused is the error of an answer whose access token was
+// refused: its refresh token is kept all the same (as finishConsent does),
+// and readers refresh with it.
+func (b *backend) deviceApproved(ctx context.Context, s logical.Storage, e *entry, p oauth.DevicePoll, tok *oauth.Token, refused error) error {
 	name := e.conn.name
 	if tok.RefreshToken == "" {
 		return b.endDevice(ctx, s, name, p, oauth.DeviceFailed, withoutRefreshToken(name))
 	}
-	for _, w := range b.consented(ctx, s, e, cachedOf(tok, e.conn.cfg.Generation), tok.RefreshToken) {
+	var access *cachedToken
+	if refused == nil {
+		access = cachedOf(tok, e.conn.cfg.Generation)
+	} else {
+		refused = fmt.Errorf("%w (its refresh token is kept: creds/%s refreshes with it)", refused, name)
+	}
+	for _, w := range b.consented(ctx, s, e, access, tok.RefreshToken) {
 		b.Logger().Warn("device consent approved, with a storage warning", "config", name, "warning", w)
 	}
-	return b.endDevice(ctx, s, name, p, oauth.DeviceApproved, nil)
+	return b.endDevice(ctx, s, name, p, oauth.DeviceApproved, refused)
 }
 
 // endDevice ends name's device consent with state: device/<name> deleted
@@ -181,12 +189,19 @@ func (b *backend) recordDevice(ctx context.Context, s logical.Storage, name stri
 // stateAt is the progress as of now: still pending past its expiry shows
 // as expired before the step that finds it so (DevicePoll.StateAt).
 func (dp *deviceProgress) stateAt(now time.Time) string {
-	pending := dp.State == deviceStateNames[oauth.DevicePending] || dp.State == deviceStateNames[oauth.DeviceSlowDown]
-	if pending && !now.Before(dp.ExpiresAt) {
+	if dp.polled() && !now.Before(dp.ExpiresAt) {
 		return deviceStateNames[oauth.DeviceExpired]
 	}
 	return dp.State
 }
+
+// polled: the consent had not ended at its last step.
+func (dp *deviceProgress) polled() bool {
+	return dp.State == deviceStateNames[oauth.DevicePending] || dp.State == deviceStateNames[oauth.DeviceSlowDown]
+}
+
+// pending: the user may still approve at now.
+func (dp *deviceProgress) pending(now time.Time) bool { return dp.polled() && now.Before(dp.ExpiresAt) }
 
 // forgetDevice drops name's device consent, pending or ended (a consent
 // by code replaces it). Persists: device/<name> deleted, status/<name>

@@ -623,3 +623,67 @@ func TestDeviceConsentRace(t *testing.T) {
 		t.Fatal("creds does not serve")
 	}
 }
+
+// TestDeviceConsentTransientFailure: a 503 to a poll keeps the consent
+// pending, shows the error, and doubles the wait (RFC 8628 3.5's
+// back-off); the next answer resets it. The config read shows the
+// pending consent's end as consent_expires_at.
+func TestDeviceConsentTransientFailure(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	drive := drivePoller(env.testEnv)
+	env.v.set(func(v *codeVendor) { v.deviceScript = []string{"authorization_pending"} })
+	env.write("config/tv", deviceConsentConfig("tv"))
+	resp := env.write("consent/tv", map[string]interface{}{"method": "device"})
+	if got := env.read("config/tv").Data["consent_expires_at"]; got != resp.Data["expires_at"] {
+		t.Fatalf("config read consent_expires_at %v, want %v", got, resp.Data["expires_at"])
+	}
+	drive.mustWait(5 * time.Second)
+	env.v.set(func(v *codeVendor) { v.failNext = 1 })
+	env.clock.Advance(5 * time.Second)
+	drive.release <- struct{}{}
+	drive.mustWait(10 * time.Second)
+	st := env.read("status/tv").Data
+	if st["device_state"] != "device-pending" || !strings.Contains(st["device_error"].(string), "503") {
+		t.Fatalf("after a 503: device_state %v, device_error %q", st["device_state"], st["device_error"])
+	}
+	env.clock.Advance(10 * time.Second)
+	drive.release <- struct{}{}
+	drive.mustWait(5 * time.Second)
+	if st := env.read("status/tv").Data; st["device_state"] != "device-pending" || st["device_error"] != "" {
+		t.Fatalf("after a pending answer: device_state %v, device_error %q", st["device_state"], st["device_error"])
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.requests != 3 {
+			t.Fatalf("%d vendor requests, want 3", v.requests)
+		}
+	})
+}
+
+// TestDeviceApprovalWithRefusedAccessToken: the approval's access token
+// is too short to serve, but its refresh token is good and the device
+// code is spent: the refresh token is kept (approved, with the reason),
+// and the first read refreshes with it.
+func TestDeviceApprovalWithRefusedAccessToken(t *testing.T) {
+	env := newConsentEnv(t, &logical.InmemStorage{})
+	drive := drivePoller(env.testEnv)
+	env.v.set(func(v *codeVendor) { v.deviceScript, v.lifetime = []string{""}, 2*time.Second })
+	env.write("config/tv", deviceConsentConfig("tv"))
+	env.write("consent/tv", map[string]interface{}{"method": "device"})
+	drive.mustWait(5 * time.Second)
+	env.clock.Advance(5 * time.Second)
+	drive.release <- struct{}{}
+	drive.mustEnd()
+	cr := env.read("consent/tv").Data
+	if cr["device_state"] != "approved" || !strings.Contains(cr["last_error"].(string), "refresh token is kept") {
+		t.Fatalf("consent read %v", cr)
+	}
+	env.v.set(func(v *codeVendor) { v.lifetime = time.Hour })
+	if got := env.read("creds/tv").Data["access_token"].(string); !strings.HasPrefix(got, "at-") {
+		t.Fatalf("creds %v", got)
+	}
+	env.v.get(func(v *codeVendor) {
+		if v.refreshes != 1 || v.replays != 0 || v.unknownSent != 0 {
+			t.Fatalf("%d refreshes, %d replays, %d unknown; want 1, 0, 0", v.refreshes, v.replays, v.unknownSent)
+		}
+	})
+}
