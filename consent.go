@@ -53,8 +53,8 @@ func (b *backend) startConsent(ctx context.Context, s logical.Storage, name stri
 	if !eff.userDelegated() {
 		return nil, nil, refuseConsent("grant_type: config %q is %s; consent is for grant_type %s", name, eff.GrantType, grantAuthorizationCode)
 	}
-	if eff.AuthURL == "" {
-		return nil, nil, refuseConsent("auth_url: config %q has none (a device-only connection): consent with consent/%s method=device", name, name)
+	if eff.RedirectURL == "" {
+		return nil, nil, refuseConsent("redirect_url: config %q has none (a device-only connection): consent with consent/%s method=device", name, name)
 	}
 	c, err := oauth.NewConsent(eff.AuthURL, oauthConfigOf(name, eff), name+stateSep, eff.AuthorizeParams)
 	if err != nil {

@@ -249,7 +249,7 @@ func TestDeviceConsentRefusals(t *testing.T) {
 		{"consent/cc", map[string]interface{}{"method": "device"}, "grant_type: "},
 		{"consent/web", map[string]interface{}{"method": "device"}, "device_auth_url: "},
 		{"consent/tv", map[string]interface{}{"method": "device", "state": "x"}, "state: "},
-		{"consent/tv", nil, "auth_url: "}, // device-only: no authorize URL to answer
+		{"consent/tv", nil, "redirect_url: "}, // device-only: no redirect to finish a code consent
 	} {
 		resp, err := env.do(logical.UpdateOperation, c.path, c.data)
 		var msg string
@@ -686,4 +686,38 @@ func TestDeviceApprovalWithRefusedAccessToken(t *testing.T) {
 			t.Fatalf("%d refreshes, %d replays, %d unknown; want 1, 0, 0", v.refreshes, v.replays, v.unknownSent)
 		}
 	})
+}
+
+// TestDeviceOnlyConfig: with device_auth_url and no redirect_url an
+// authorization_code config is device-only (an auth_url, given or
+// discovered, is allowed and unused); without device_auth_url both
+// auth_url and redirect_url stay required, each a 400 naming it.
+func TestDeviceOnlyConfig(t *testing.T) {
+	env := newTestEnv(t)
+	base := func(extra map[string]interface{}) map[string]interface{} {
+		c := map[string]interface{}{"grant_type": "authorization_code", "token_url": "https://idp.example.com/token", "client_id": "c", "client_secret": "s"}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	for i, ok := range []map[string]interface{}{
+		{"device_auth_url": "https://idp.example.com/device"},
+		{"device_auth_url": "https://idp.example.com/device", "auth_url": "https://idp.example.com/authorize"},
+	} {
+		env.write(fmt.Sprintf("config/ok%d", i), base(ok))
+	}
+	for i, bad := range []struct {
+		extra  map[string]interface{}
+		prefix string
+	}{
+		{map[string]interface{}{}, "auth_url: required"},
+		{map[string]interface{}{"auth_url": "https://idp.example.com/authorize"}, "redirect_url: required"},
+		{map[string]interface{}{"device_auth_url": "https://idp.example.com/device", "auth_url": "http://idp.example.com/authorize"}, "auth_url: "},
+	} {
+		resp, err := env.do(logical.UpdateOperation, fmt.Sprintf("config/bad%d", i), base(bad.extra))
+		if err != nil || resp == nil || !resp.IsError() || !strings.HasPrefix(resp.Error().Error(), bad.prefix) {
+			t.Errorf("%v: %v %v, want a 400 starting %q", bad.extra, resp, err, bad.prefix)
+		}
+	}
 }
