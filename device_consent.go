@@ -230,12 +230,17 @@ func (b *backend) pollDueDevices(ctx context.Context, s logical.Storage) (time.T
 	if err != nil {
 		return b.now().Add(oauth.DefaultDeviceInterval), fmt.Errorf("listing device consents: %w", err)
 	}
+	// Cleanup cancels ctx: no further step starts, but one under way
+	// finishes (its poll within the config's timeout) and stores what it
+	// got: an approval cut off mid-answer would spend the device code and
+	// lose the token.
+	work := context.WithoutCancel(ctx)
 	var next time.Time
 	for _, name := range names {
 		if ctx.Err() != nil {
 			break
 		}
-		step, err := b.stepDevice(ctx, s, name)
+		step, err := b.stepDevice(work, s, name)
 		if err == logical.ErrReadOnly {
 			return time.Time{}, err
 		}

@@ -139,6 +139,16 @@ func (d *pollerDriver) mustEnd() {
 	}
 }
 
+// mustRequests: the vendor was asked exactly want times.
+func (e *consentEnv) mustRequests(want int) {
+	e.t.Helper()
+	e.v.get(func(v *codeVendor) {
+		if v.requests != want {
+			e.t.Fatalf("%d vendor requests, want %d", v.requests, want)
+		}
+	})
+}
+
 func (e *consentEnv) pollCount() int {
 	var n int
 	e.v.get(func(v *codeVendor) { n = len(v.polls) })
@@ -266,11 +276,7 @@ func TestDeviceConsentRefusals(t *testing.T) {
 	if _, err := env.do(logical.UpdateOperation, "consent/nope", map[string]interface{}{"method": "device"}); codedStatus(err) != http.StatusNotFound {
 		t.Errorf("unknown config: %v", err)
 	}
-	env.v.get(func(v *codeVendor) {
-		if v.requests != 0 {
-			t.Fatalf("%d vendor requests", v.requests)
-		}
-	})
+	env.mustRequests(0)
 }
 
 // TestDeviceConsentPolling: the poller goroutine, driven by the injected
@@ -346,11 +352,7 @@ func TestDeviceConsentPolling(t *testing.T) {
 	if st["state"] != "ok" || !strings.HasPrefix(creds.Data["access_token"].(string), "at-") {
 		t.Fatalf("after approval: state %v, creds %v", st["state"], creds.Data)
 	}
-	env.v.get(func(v *codeVendor) {
-		if v.requests != 5 { // the device authorization and four polls: creds came from the cache
-			t.Fatalf("%d vendor requests, want 5", v.requests)
-		}
-	})
+	env.mustRequests(5) // the device authorization and four polls: creds came from the cache
 	consented := env.heldRefreshToken("tv")
 	for range 3 {
 		env.clock.Advance(50 * time.Minute)
@@ -652,11 +654,7 @@ func TestDeviceConsentTransientFailure(t *testing.T) {
 	if st := env.read("status/tv").Data; st["device_state"] != "device-pending" || st["device_error"] != "" {
 		t.Fatalf("after a pending answer: device_state %v, device_error %q", st["device_state"], st["device_error"])
 	}
-	env.v.get(func(v *codeVendor) {
-		if v.requests != 3 {
-			t.Fatalf("%d vendor requests, want 3", v.requests)
-		}
-	})
+	env.mustRequests(3)
 }
 
 // TestDeviceApprovalWithRefusedAccessToken: the approval's access token
