@@ -139,6 +139,13 @@ func (d *pollerDriver) mustEnd() {
 	}
 }
 
+func pollerRunning(env *testEnv) bool {
+	p := env.b.devices
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
 // mustRequests: the vendor was asked exactly want times.
 func (e *consentEnv) mustRequests(want int) {
 	e.t.Helper()
@@ -414,7 +421,9 @@ func TestDeviceConsentOutcomes(t *testing.T) {
 			}
 			env.clock.Advance(time.Hour)
 			env.b.periodic(context.Background(), &logical.Request{Storage: env.storage})
-			drive.mustEnd()
+			if !env.b.devices.listed.Load() || pollerRunning(env.testEnv) {
+				t.Fatal("the periodic pass did not look for pending consents, or started a poller for none")
+			}
 			if n := env.pollCount(); n != c.polls {
 				t.Fatalf("%d polls after the end, want %d", n, c.polls)
 			}
@@ -458,10 +467,7 @@ func TestDeviceConsentOnStandby(t *testing.T) {
 		}
 	}
 	baoDrive.mustEnd() // started by the periodic pass, ended at the refused write
-	perf.b.devices.mu.Lock()
-	perfRunning := perf.b.devices.running
-	perf.b.devices.mu.Unlock()
-	if perfRunning || len(perfDrive.idle) != 0 {
+	if pollerRunning(perf) || len(perfDrive.idle) != 0 {
 		t.Fatal("a poller ran on the performance standby")
 	}
 	env.v.get(func(v *codeVendor) {

@@ -3,6 +3,7 @@ package oauthvendor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -41,6 +42,11 @@ type devicePoller struct {
 	wait func(ctx context.Context, d time.Duration, wake <-chan struct{}) bool
 	// idle, when set, is told each time the loop ends (tests).
 	idle func()
+
+	// listed: this node has looked for pending consents in storage once
+	// (resumeDevices); afterwards it knows of every new one, since only
+	// it writes them (standbys forward the consent writes).
+	listed atomic.Bool
 }
 
 func newDevicePoller() *devicePoller {
@@ -139,10 +145,28 @@ func (b *backend) stopDevicePoller() {
 	<-done
 }
 
+// resumeDevices: a node that has not looked yet (a restart, a new
+// leader) lists device/ once and starts the poller when a consent is
+// pending. Later periodic passes list nothing (their cost stays O(due)).
+func (b *backend) resumeDevices(ctx context.Context, s logical.Storage) {
+	if b.readOnly() || b.devices.listed.Load() {
+		return
+	}
+	names, err := s.List(ctx, devicePrefix)
+	if err != nil {
+		b.Logger().Warn("could not list the pending device consents; tried again at the next periodic pass", "error", err.Error())
+		return
+	}
+	b.devices.listed.Store(true)
+	if len(names) > 0 {
+		b.kickDevicePoller(s)
+	}
+}
+
 // initialize runs on the active node once the mount is ready: a device
 // consent pending before a restart or a leader change is polled again
 // without waiting for the first periodic pass.
-func (b *backend) initialize(_ context.Context, req *logical.InitializationRequest) error {
-	b.kickDevicePoller(req.Storage)
+func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
+	b.resumeDevices(ctx, req.Storage)
 	return nil
 }
