@@ -467,6 +467,9 @@ func TestDeviceConsentOnStandby(t *testing.T) {
 		}
 	}
 	baoDrive.mustEnd() // started by the periodic pass, ended at the refused write
+	if bao.b.devices.listed.Load() {
+		t.Fatal("the OpenBao standby will not look for pending consents again")
+	}
 	if pollerRunning(perf) || len(perfDrive.idle) != 0 {
 		t.Fatal("a poller ran on the performance standby")
 	}

@@ -103,6 +103,12 @@ func (b *backend) pollDevicesLoop(ctx context.Context, done chan struct{}) {
 		if err != nil && err != logical.ErrReadOnly {
 			b.Logger().Warn("device consent poller", "error", err.Error())
 		}
+		if err == logical.ErrReadOnly {
+			// Storage refuses writes here (an OpenBao standby): look
+			// again at the next periodic pass, in case this node is the
+			// one that may write by then.
+			p.listed.Store(false)
+		}
 		if (next.IsZero() || err == logical.ErrReadOnly || ctx.Err() != nil) && b.endPolling(ctx, err) {
 			return
 		}
