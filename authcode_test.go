@@ -389,11 +389,7 @@ func TestCallbackErrors(t *testing.T) {
 	if status, _ := env.callback(redirect); status != 400 {
 		t.Fatalf("code after the error redirect: %d", status)
 	}
-	env.v.get(func(v *codeVendor) {
-		if v.requests != 0 {
-			t.Fatalf("%d vendor requests", v.requests)
-		}
-	})
+	env.mustRequests(0)
 }
 
 // TestConsentCodeNeverQuoted: a code the SDK cannot convert (an object)

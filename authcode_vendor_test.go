@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // codeVendor is a fake authorization server for the authorization_code
@@ -49,6 +52,14 @@ type codeVendor struct {
 	// answer, which only a reuse window could recover.
 	lostAnswer bool
 	lifetime   time.Duration
+	// The device flow (RFC 8628, device_consent_test.go): the answers to
+	// polls in order (the last repeats; "" approves), the device codes
+	// issued and not yet spent, and when each poll came (the test clock).
+	deviceScript []string
+	deviceCodes  map[string]bool
+	deviceTTL    time.Duration
+	deviceAuths  int
+	polls        []time.Time
 }
 
 type pendingCode struct {
@@ -57,7 +68,8 @@ type pendingCode struct {
 
 func newCodeVendor(t testing.TB, clock *fakeClock) *codeVendor {
 	return &codeVendor{t: t, clock: clock, codes: map[string]*pendingCode{}, family: map[string]int{},
-		spent: map[string]bool{}, current: map[int]string{}, revoked: map[int]bool{}, lifetime: time.Hour}
+		spent: map[string]bool{}, current: map[int]string{}, revoked: map[int]bool{}, lifetime: time.Hour,
+		deviceCodes: map[string]bool{}, deviceTTL: 10 * time.Minute}
 }
 
 func (v *codeVendor) install(b *backend) {
@@ -121,7 +133,12 @@ func (v *codeVendor) RoundTrip(req *http.Request) (*http.Response, error) {
 	if form.Get("client_id") == "" {
 		return jsonResponse(req, 401, map[string]interface{}{"error": "invalid_client"}), nil
 	}
+	if strings.HasSuffix(req.URL.Path, "/device") {
+		return v.authorizeDevice(req), nil
+	}
 	switch form.Get("grant_type") {
+	case oauth.DeviceCodeGrantType:
+		return v.pollDevice(req, form, body), nil
 	case "authorization_code":
 		return v.exchange(req, form), nil
 	case "refresh_token":

@@ -55,6 +55,10 @@ type backend struct {
 	// refused, kept until it is stored (refreshtoken.go).
 	pending sync.Map
 
+	// devices polls the pending device consents on the active node
+	// (device_poller.go).
+	devices *devicePoller
+
 	// marksLoaded: this backend has loaded the read marks (readmark.go).
 	marksLoaded atomic.Bool
 
@@ -82,13 +86,14 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 }
 
 func newBackend(now func() time.Time) *backend {
-	b := &backend{now: now, locks: newNameLocks(), transports: oauth.NewPool(), entries: map[string]*entry{}, writeLimit: writeLimit}
+	b := &backend{now: now, locks: newNameLocks(), transports: oauth.NewPool(), entries: map[string]*entry{}, writeLimit: writeLimit,
+		devices: newDevicePoller()}
 	b.metrics = newMetrics(b)
 	b.Backend = &framework.Backend{
 		Help:        strings.TrimSpace(backendHelp),
 		BackendType: logical.TypeLogical,
 		PathsSpecial: &logical.Paths{
-			SealWrapStorage: []string{configPrefix, tokenPrefix, oidcPrefix, refreshPrefix, consentPrefix},
+			SealWrapStorage: []string{configPrefix, tokenPrefix, oidcPrefix, refreshPrefix, consentPrefix, devicePrefix},
 			// Public keys for a vendor's jwks_uri, like Vault's identity
 			// .well-known/keys; the mount's own issuer documents.
 			// The consents' redirect target: the user's browser has no token.
@@ -104,6 +109,7 @@ func newBackend(now func() time.Time) *backend {
 		Invalidate:     b.invalidate,
 		Clean:          b.clean,
 		PeriodicFunc:   b.periodic,
+		InitializeFunc: b.initialize,
 		RunningVersion: Version,
 	}
 	return b
@@ -152,6 +158,7 @@ func (b *backend) invalidate(_ context.Context, key string) {
 }
 
 func (b *backend) clean(context.Context) {
+	b.stopDevicePoller() // first: a step in flight takes b.mu
 	b.jwks.Clear()
 	b.issuer.Store(nil)
 	b.mu.Lock()

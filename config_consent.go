@@ -40,7 +40,8 @@ func (b *backend) afterUserDelegatedWrite(ctx context.Context, s logical.Storage
 		return "", err
 	}
 	return fmt.Sprintf("not verified: a user-delegated connection has no grant before a user's consent. Next: vault write <mount>/consent/%s, open the authorize_url it answers and approve; "+
-		"the vendor redirects to redirect_url (this mount's callback finishes it; elsewhere, write the code back with consent/%s code=...)", name, name), nil
+		"the vendor redirects to redirect_url (this mount's callback finishes it; elsewhere, write the code back with consent/%s code=...); "+
+		"or, with device_auth_url, vault write <mount>/consent/%s method=device and give the user its user_code and verification_uri", name, name, name), nil
 }
 
 // sameClient: the refresh token of a may be sent with b: the same client
@@ -84,6 +85,9 @@ func (b *backend) consentFields(ctx context.Context, s logical.Storage, name str
 	data["consent_expires_at"] = ""
 	if rec != nil && b.now().Before(rec.ExpiresAt) {
 		data["consent_expires_at"] = rfc3339(rec.ExpiresAt)
+	}
+	if dp := st.Device; dp != nil && dp.pending(b.now()) {
+		data["consent_expires_at"] = rfc3339(dp.ExpiresAt)
 	}
 	return nil
 }

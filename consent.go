@@ -53,9 +53,15 @@ func (b *backend) startConsent(ctx context.Context, s logical.Storage, name stri
 	if !eff.userDelegated() {
 		return nil, nil, refuseConsent("grant_type: config %q is %s; consent is for grant_type %s", name, eff.GrantType, grantAuthorizationCode)
 	}
+	if eff.RedirectURL == "" {
+		return nil, nil, refuseConsent("redirect_url: config %q has none (a device-only connection): consent with consent/%s method=device", name, name)
+	}
 	c, err := oauth.NewConsent(eff.AuthURL, oauthConfigOf(name, eff), name+stateSep, eff.AuthorizeParams)
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %q: building the authorize URL: %w", name, err)
+	}
+	if err := b.forgetDevice(ctx, s, name); err != nil {
+		return nil, nil, err // a new consent replaces the device one
 	}
 	now := b.now()
 	rec := &consentRecord{StateHash: stateHash(c.State), Verifier: c.Verifier, Generation: cfg.Generation,
@@ -107,10 +113,16 @@ func (b *backend) finishConsent(ctx context.Context, s logical.Storage, name, st
 		return nil, nil, fail.err
 	}
 	if fresh == "" {
-		return nil, nil, logical.CodedError(502, fmt.Sprintf("vendor config %q: the token endpoint answered the code without a refresh_token, so the connection would die with this access token: "+
-			"ask for offline access (Google: authorize_params access_type=offline and prompt=consent; Microsoft, Xero, Atlassian: scope offline_access) and consent again", name))
+		return nil, nil, withoutRefreshToken(name)
 	}
 	return tok, b.consented(ctx, s, e, tok, fresh), nil
+}
+
+// withoutRefreshToken: a consent whose token came without a refresh
+// token (either method) would die with that access token.
+func withoutRefreshToken(name string) error {
+	return logical.CodedError(502, fmt.Sprintf("vendor config %q: the token endpoint answered the consent without a refresh_token, so the connection would die with this access token: "+
+		"ask for offline access (Google: authorize_params access_type=offline and prompt=consent; Microsoft, Xero, Atlassian: scope offline_access) and consent again", name))
 }
 
 // spendConsent checks the consent in progress of name against state and

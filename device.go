@@ -22,9 +22,10 @@ import (
 // DeviceCode is a credential; its UserCode and VerificationURI(Complete)
 // are for the user; its Poller() is the state to store for pollDevice. A
 // config without device_auth_url is a 400 naming it; a vendor's refusal a
-// 502/504 naming the config, the status and the OAuth error.
+// 502/504 naming the config, the status and the OAuth error. The caller
+// holds the name lock (device_consent.go).
 func (b *backend) startDevice(ctx context.Context, s logical.Storage, name string) (*oauth.DeviceAuthorization, error) {
-	e, err := b.mustEntryFor(ctx, s, name)
+	e, err := orNotFound(name)(b.entryLocked(ctx, s, name))
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +40,7 @@ func (b *backend) startDevice(ctx context.Context, s logical.Storage, name strin
 // transiently (nil while the user has not answered). The caller holds the
 // name lock: grants for one connection never run concurrently.
 func (b *backend) pollDevice(ctx context.Context, s logical.Storage, name, deviceCode string, p oauth.DevicePoll) (oauth.DevicePoll, *oauth.Token, error) {
-	e, err := b.mustEntryFor(ctx, s, name)
+	e, err := orNotFound(name)(b.entryLocked(ctx, s, name))
 	if err != nil {
 		return p, nil, err
 	}
@@ -63,7 +64,14 @@ func (c *connection) startDevice(ctx context.Context, now func() time.Time) (*oa
 func (c *connection) pollDevice(ctx context.Context, deviceCode string, p oauth.DevicePoll, now func() time.Time) (oauth.DevicePoll, *oauth.Token, error) {
 	p, tok, err := c.client.PollDevice(ctx, c.deviceConfig(ctx), deviceCode, p, now, c.b.hooks(c.name, nil))
 	if err != nil {
-		return p, nil, failureOf(withHint(c.cfg, err)).err
+		f := failureOf(withHint(c.cfg, err))
+		if f.refreshToken != "" {
+			// The approval's access token was refused (too short to
+			// serve) but its refresh token is good, and the vendor has
+			// spent the device code: the token carries it alone.
+			return p, &oauth.Token{RefreshToken: f.refreshToken}, f.err
+		}
+		return p, nil, f.err
 	}
 	return p, tok, nil
 }

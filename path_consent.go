@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/sdk/framework"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -26,6 +27,11 @@ func pathConsent(b *backend) *framework.Path {
 				Summary:   "Start a user's consent (answers authorize_url), or finish it with code.",
 				Responses: okResponse(consentResponseFields),
 			},
+			logical.ReadOperation: &framework.PathOperation{
+				Callback:  b.pathConsentRead,
+				Summary:   "Where the consent in progress (or the last device consent) stands; never a secret.",
+				Responses: okResponse(consentStateFields),
+			},
 		},
 		HelpSynopsis:    "Consent of a user to a user-delegated (authorization_code) connection.",
 		HelpDescription: pathConsentHelpDesc,
@@ -39,15 +45,40 @@ func consentPathFields() map[string]*framework.FieldSchema {
 		"name":  {Type: framework.TypeString, Description: "Name of the vendor connection (grant_type authorization_code).", Required: true},
 		"code":  {Type: framework.TypeString, Description: "The authorization code the vendor's redirect carried, to finish the consent by hand where the vendor cannot redirect to Vault. Write-only.", DisplayAttrs: &framework.DisplayAttributes{Sensitive: true}},
 		"state": {Type: framework.TypeString, Description: "The state of the redirect that carried code; checked when given."},
+		"method": {Type: framework.TypeString, Description: "How the user consents: authorization_code (the default: a browser redirect) or device (RFC 8628: a code the user types at the vendor's page).",
+			AllowedValues: []interface{}{consentByCode, consentByDevice}},
 	}
 }
 
+// The consent methods of consent/<name>.
+const (
+	consentByCode   = "authorization_code"
+	consentByDevice = "device"
+)
+
 var consentResponseFields = map[string]*framework.FieldSchema{
-	"authorize_url":     {Type: framework.TypeString, Description: "The vendor's authorize URL to open in a browser, with a one-time state and a PKCE S256 challenge."},
-	"state":             {Type: framework.TypeString, Description: "The consent's one-time state (also in authorize_url)."},
-	"redirect_url":      {Type: framework.TypeString, Description: "Where the vendor sends the browser back."},
-	"expires_at":        {Type: framework.TypeString, Description: "RFC 3339: the consent's end (started), or the new access token's expiry (finished)."},
-	"refresh_token_set": {Type: framework.TypeBool, Description: "Finished: a refresh token is held."},
+	"authorize_url":             {Type: framework.TypeString, Description: "The vendor's authorize URL to open in a browser, with a one-time state and a PKCE S256 challenge."},
+	"state":                     {Type: framework.TypeString, Description: "The consent's one-time state (also in authorize_url)."},
+	"redirect_url":              {Type: framework.TypeString, Description: "Where the vendor sends the browser back."},
+	"expires_at":                {Type: framework.TypeString, Description: "RFC 3339: the consent's end (started), or the new access token's expiry (finished)."},
+	"refresh_token_set":         {Type: framework.TypeBool, Description: "Finished: a refresh token is held."},
+	"user_code":                 {Type: framework.TypeString, Description: "method=device: the code the user types at verification_uri."},
+	"verification_uri":          {Type: framework.TypeString, Description: "method=device: the vendor's page where the user enters user_code and approves."},
+	"verification_uri_complete": {Type: framework.TypeString, Description: "method=device: verification_uri with the user code in it, when the vendor gives one (for a link or a QR code)."},
+	"interval":                  {Type: framework.TypeInt, Description: "method=device: seconds between polls of the token endpoint."},
+}
+
+// consentStateFields are consent/<name>'s read: where the consent stands.
+var consentStateFields = map[string]*framework.FieldSchema{
+	"method":                    {Type: framework.TypeString, Description: "authorization_code or device."},
+	"device_state":              {Type: framework.TypeString, Description: "method=device: device-pending, slow-down, approved, denied, expired or failed."},
+	"user_code":                 consentResponseFields["user_code"],
+	"verification_uri":          consentResponseFields["verification_uri"],
+	"verification_uri_complete": consentResponseFields["verification_uri_complete"],
+	"interval":                  consentResponseFields["interval"],
+	"expires_at":                {Type: framework.TypeString, Description: "RFC 3339 end of the consent."},
+	"next_poll_at":              {Type: framework.TypeString, Description: "method=device: RFC 3339 time of the next poll while pending."},
+	"last_error":                {Type: framework.TypeString, Description: "method=device: the error that ended the consent, or the last transient one (secrets redacted)."},
 }
 
 func (b *backend) pathConsentWrite(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -63,6 +94,13 @@ func (b *backend) pathConsentWrite(ctx context.Context, req *logical.Request, d 
 		}
 		return resp, nil
 	}
+	switch method := d.Get("method").(string); method {
+	case consentByDevice:
+		return b.pathConsentDevice(ctx, req, name, d)
+	case "", consentByCode:
+	default:
+		return logical.ErrorResponse("method: %q is not a consent method: authorization_code or device", printable(method)), nil
+	}
 	if _, ok := d.GetOk("state"); ok {
 		return logical.ErrorResponse("state: given without code; write code (and its state) to finish a consent, or neither to start one"), nil
 	}
@@ -74,6 +112,54 @@ func (b *backend) pathConsentWrite(ctx context.Context, req *logical.Request, d 
 		"authorize_url": c.URL, "state": c.State, "redirect_url": c.RedirectURL,
 		"expires_at": rfc3339(rec.ExpiresAt),
 	}}, nil
+}
+
+// pathConsentDevice starts a device consent (RFC 8628): the answer is what
+// the user needs, never the device code.
+func (b *backend) pathConsentDevice(ctx context.Context, req *logical.Request, name string, d *framework.FieldData) (*logical.Response, error) {
+	if _, ok := d.GetOk("state"); ok {
+		return logical.ErrorResponse("state: not taken with method=device (the vendor answers the plugin's polls, not a redirect)"), nil
+	}
+	da, err := b.startDeviceConsent(ctx, req.Storage, name)
+	if err != nil {
+		return consentErrorResponse(err)
+	}
+	b.kickDevicePoller(req.Storage)
+	data := map[string]interface{}{
+		"user_code": da.UserCode, "verification_uri": da.VerificationURI,
+		"expires_at": rfc3339(da.ExpiresAt), "interval": int(da.Interval / time.Second),
+	}
+	if da.VerificationURIComplete != "" {
+		data["verification_uri_complete"] = da.VerificationURIComplete
+	}
+	return &logical.Response{Data: data}, nil
+}
+
+// pathConsentRead: the last device consent's progress, else the code
+// consent in progress; none is a 404.
+func (b *backend) pathConsentRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
+	name := d.Get("name").(string)
+	if _, err := mustLoadConfig(ctx, req.Storage, name); err != nil {
+		return nil, err
+	}
+	st, err := loadStatus(ctx, req.Storage, name)
+	if err != nil {
+		return nil, err
+	}
+	now := b.now()
+	if dp := st.Device; dp != nil {
+		return &logical.Response{Data: map[string]interface{}{
+			"method": consentByDevice, "device_state": dp.stateAt(now), "user_code": dp.UserCode,
+			"verification_uri": dp.VerificationURI, "verification_uri_complete": dp.VerificationURIComplete,
+			"expires_at": rfc3339(dp.ExpiresAt), "interval": int(dp.Interval / time.Second),
+			"next_poll_at": rfc3339(dp.NextPollAt), "last_error": dp.Error,
+		}}, nil
+	}
+	rec, err := loadConsent(ctx, req.Storage, name)
+	if err != nil || rec == nil || !now.Before(rec.ExpiresAt) {
+		return nil, err
+	}
+	return &logical.Response{Data: map[string]interface{}{"method": consentByCode, "expires_at": rfc3339(rec.ExpiresAt)}}, nil
 }
 
 // consentErrorResponse: the caller's mistake is a 400 naming the field;
@@ -223,4 +309,12 @@ consent finishes there; otherwise copy the code (and state) from the
 address bar and write them here (consent/<name> code=... state=...). The
 consent expires after 10 minutes and can finish once. Afterwards creds/<name>
 serves access tokens from refresh grants; the refresh token is never shown.
+
+Where the vendor cannot redirect (a device flow vendor, RFC 8628), write
+method=device: the answer is user_code and verification_uri (and
+verification_uri_complete when the vendor gives one). Tell the user to open
+the page, enter the code and approve before expires_at; the active node
+polls the vendor every interval until it answers. Reading consent/<name>
+(or status/<name>) shows where it stands: device-pending, slow-down,
+approved, denied, expired or failed. The device code is never shown.
 `

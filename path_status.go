@@ -29,19 +29,25 @@ failures there were, and the last vendor error (secrets redacted).`,
 }
 
 var statusResponseFields = map[string]*framework.FieldSchema{
-	"token_cached":         {Type: framework.TypeBool, Description: "A valid token for the current config is cached."},
-	"grants":               {Type: framework.TypeInt64, Description: "Successful grants."},
-	"failures":             {Type: framework.TypeInt64, Description: "Failed grants."},
-	"last_grant_at":        {Type: framework.TypeString, Description: "RFC 3339 time of the last successful grant."},
-	"last_failure_at":      {Type: framework.TypeString, Description: "RFC 3339 time of the last failed grant."},
-	"last_error":           {Type: framework.TypeString, Description: "The last vendor error, secrets redacted."},
-	"minted_at":            {Type: framework.TypeString, Description: "RFC 3339 time the cached token was minted."},
-	"expires_at":           {Type: framework.TypeString, Description: "RFC 3339 time the cached token expires."},
-	"refresh_at":           {Type: framework.TypeString, Description: "RFC 3339 time from which a read mints a new token."},
-	"state":                {Type: framework.TypeString, Description: "ok, refreshing, serving-stale, backing-off, failing or needs-consent."},
-	"consecutive_failures": {Type: framework.TypeInt, Description: "Failed grants since the last success."},
-	"next_attempt_at":      {Type: framework.TypeString, Description: "RFC 3339 time before which readers get the last error (or the still-valid token) without a vendor request."},
-	"grant_started_at":     {Type: framework.TypeString, Description: "RFC 3339 start of the grant in flight, if any."},
+	"token_cached":            {Type: framework.TypeBool, Description: "A valid token for the current config is cached."},
+	"grants":                  {Type: framework.TypeInt64, Description: "Successful grants."},
+	"failures":                {Type: framework.TypeInt64, Description: "Failed grants."},
+	"last_grant_at":           {Type: framework.TypeString, Description: "RFC 3339 time of the last successful grant."},
+	"last_failure_at":         {Type: framework.TypeString, Description: "RFC 3339 time of the last failed grant."},
+	"last_error":              {Type: framework.TypeString, Description: "The last vendor error, secrets redacted."},
+	"minted_at":               {Type: framework.TypeString, Description: "RFC 3339 time the cached token was minted."},
+	"expires_at":              {Type: framework.TypeString, Description: "RFC 3339 time the cached token expires."},
+	"refresh_at":              {Type: framework.TypeString, Description: "RFC 3339 time from which a read mints a new token."},
+	"state":                   {Type: framework.TypeString, Description: "ok, refreshing, serving-stale, backing-off, failing or needs-consent."},
+	"consecutive_failures":    {Type: framework.TypeInt, Description: "Failed grants since the last success."},
+	"next_attempt_at":         {Type: framework.TypeString, Description: "RFC 3339 time before which readers get the last error (or the still-valid token) without a vendor request."},
+	"grant_started_at":        {Type: framework.TypeString, Description: "RFC 3339 start of the grant in flight, if any."},
+	"device_state":            {Type: framework.TypeString, Description: "The last device consent (consent/<name> method=device): device-pending, slow-down, approved, denied, expired or failed."},
+	"device_user_code":        {Type: framework.TypeString, Description: "The device consent's user code (for the user to type; not a secret)."},
+	"device_verification_uri": {Type: framework.TypeString, Description: "Where the user enters the device consent's user code."},
+	"device_expires_at":       {Type: framework.TypeString, Description: "RFC 3339 end of the device consent."},
+	"device_next_poll_at":     {Type: framework.TypeString, Description: "RFC 3339 time of the device consent's next poll while pending."},
+	"device_error":            {Type: framework.TypeString, Description: "The error that ended the device consent, or its last transient one (secrets redacted)."},
 }
 
 func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
@@ -76,6 +82,10 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 		"consecutive_failures": st.ConsecutiveFailures,
 		"next_attempt_at":      rfc3339(st.NextAttemptAt),
 		"grant_started_at":     rfc3339(st.GrantStartedAt),
+	}
+	if dp := st.Device; dp != nil {
+		data["device_state"], data["device_user_code"], data["device_verification_uri"] = dp.stateAt(now), dp.UserCode, dp.VerificationURI
+		data["device_expires_at"], data["device_next_poll_at"], data["device_error"] = rfc3339(dp.ExpiresAt), rfc3339(dp.NextPollAt), dp.Error
 	}
 	if tok != nil && tok.Generation == cfg.Generation {
 		data["minted_at"] = rfc3339(tok.MintedAt)
@@ -164,9 +174,13 @@ func page(names []string, after string, limit int) []string {
 func (st *grantStatus) summary(now time.Time) map[string]interface{} {
 	tok := st.cachedTimes()
 	usable := tok != nil && tok.servable(now)
-	return map[string]interface{}{
+	info := map[string]interface{}{
 		"state":      st.state(now, st.GrantTimeout, usable).String(),
 		"last_error": st.LastError,
 		"expires_at": rfc3339(st.TokenExpiresAt),
 	}
+	if st.Device != nil {
+		info["device_state"] = st.Device.stateAt(now)
+	}
+	return info
 }

@@ -32,6 +32,9 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 	}
 	s := req.Storage
 	b.storeAllPending(ctx, s) // rotated refresh tokens storage refused before
+	// Device consents pending before a restart or a new leader: the
+	// poller steps them at their own pace (device_poller.go).
+	b.resumeDevices(ctx, s)
 	if err := b.loadReadMarksOnce(ctx, s); err != nil {
 		b.Logger().Warn("could not load which tokens were read; the periodic refresh covers those read on this node until the next pass", "error", err)
 	}

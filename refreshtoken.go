@@ -82,7 +82,7 @@ func (b *backend) storeAllPending(ctx context.Context, s logical.Storage) {
 // client or token endpoint): memory and storage.
 func (b *backend) dropRefresh(ctx context.Context, s logical.Storage, name string) error {
 	b.pending.Delete(name)
-	return deleteRecords(ctx, s, name, refreshPrefix, consentPrefix)
+	return deleteRecords(ctx, s, name, refreshPrefix, consentPrefix, devicePrefix)
 }
 
 // refreshTokenSet: a refresh token is held (stored or in memory).

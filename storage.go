@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
+
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/oauth"
 )
 
 // getJSON reads one JSON record; nil when absent. what names it in errors.
@@ -87,10 +89,14 @@ func storeStatus(ctx context.Context, s logical.Storage, name string, st *grantS
 }
 
 // The authorization_code grant's records, seal-wrapped (backend.go): the
-// refresh tokens (refreshtoken.go) and the consent in progress (consent.go).
+// refresh tokens (refreshtoken.go), the consent in progress (consent.go)
+// and the device consent being polled (device_consent.go).
 const (
 	refreshPrefix = "refresh/"
 	consentPrefix = "consent/"
+	// devicePrefix holds only device consents still polled: listing it is
+	// the poller's whole index (O(pending), whatever the configs count).
+	devicePrefix = "device/"
 )
 
 // refreshRecord is refresh/<name>. Never read, listed or logged whole:
@@ -120,6 +126,49 @@ type consentRecord struct {
 	Generation uint64    `json:"generation"`
 	StartedAt  time.Time `json:"started_at"`
 	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// deviceRecord is device/<name> (seal-wrapped): a device consent (RFC
+// 8628) still polled. Deleted when it ends; its outcome stays in
+// status/<name> (deviceProgress).
+type deviceRecord struct {
+	// DeviceCode is a credential: it leaves Vault only in the polls, to
+	// the token endpoint.
+	DeviceCode string `json:"device_code"`
+	// Poll is the polling state after the last step: a restart or a new
+	// leader continues from it (interval, slow_down, back-off).
+	Poll oauth.DevicePoll `json:"poll"`
+	// Generation is the config version the consent was started for, as
+	// consentRecord's.
+	Generation uint64 `json:"generation"`
+}
+
+// deviceProgress is where the last device consent stands, in
+// status/<name> for every node and the status list: what the user was
+// told (the user code is for humans, RFC 8628 3.3) and the outcome.
+// Never the device code.
+type deviceProgress struct {
+	// State is device-pending, slow-down, approved, denied, expired or
+	// failed (deviceStateNames).
+	State                   string        `json:"state"`
+	UserCode                string        `json:"user_code"`
+	VerificationURI         string        `json:"verification_uri"`
+	VerificationURIComplete string        `json:"verification_uri_complete,omitempty"`
+	StartedAt               time.Time     `json:"started_at"`
+	ExpiresAt               time.Time     `json:"expires_at"`
+	Interval                time.Duration `json:"interval"`
+	NextPollAt              time.Time     `json:"next_poll_at,omitempty"`
+	// Error is the poll's error (redacted) that ended the consent, or the
+	// last transient one.
+	Error string `json:"error,omitempty"`
+}
+
+func loadDevice(ctx context.Context, s logical.Storage, name string) (*deviceRecord, error) {
+	return getJSON[deviceRecord](ctx, s, devicePrefix+name, fmt.Sprintf("device consent of %q", name))
+}
+
+func storeDevice(ctx context.Context, s logical.Storage, name string, d *deviceRecord) error {
+	return putJSON(ctx, s, devicePrefix+name, fmt.Sprintf("device consent of %q", name), d)
 }
 
 func loadRefresh(ctx context.Context, s logical.Storage, name string) (*refreshRecord, error) {
@@ -191,6 +240,10 @@ type grantStatus struct {
 	// or none is held; no refresh grant runs until a consent finishes
 	// (refreshtoken.go).
 	NeedsConsent bool `json:"needs_consent,omitempty"`
+
+	// Device is the last device consent's progress (device_consent.go),
+	// nil when none was started since the last consent by code.
+	Device *deviceProgress `json:"device,omitempty"`
 }
 
 // cachedTimes is the cached token as far as the record knows it (times

@@ -28,25 +28,35 @@ func validateConsent(eff *vendorConfig) error {
 	if eff.ClientAuth == authNone && eff.ClientSecret != "" {
 		return fieldErr("client_secret", "is never sent with client_auth none (a public client): give client_secret= to remove it, or choose body or basic")
 	}
-	if eff.AuthURL == "" {
-		return fieldErr("auth_url", "required for grant_type %s (the vendor's authorization endpoint)", grantAuthorizationCode)
+	// A device-only connection (GitHub, Entra ID or Google devices) has
+	// no redirect: it consents with method=device alone, and an auth_url
+	// (an issuer's metadata fills one) is never used.
+	deviceOnly := eff.RedirectURL == "" && eff.DeviceAuthURL != ""
+	if eff.AuthURL == "" && !deviceOnly {
+		return fieldErr("auth_url", "required for grant_type %s (the vendor's authorization endpoint; with device_auth_url and no redirect_url, the connection consents with method=device only)", grantAuthorizationCode)
 	}
-	if len(eff.AuthURL) > maxTokenURL {
-		return fieldErr("auth_url", "longer than %d bytes", maxTokenURL)
-	}
-	if err := validateEndpoint("auth_url", eff.AuthURL); err != nil {
+	if err := checkConsentURL("auth_url", eff.AuthURL); err != nil {
 		return err
 	}
-	if eff.RedirectURL == "" {
+	if eff.RedirectURL == "" && !deviceOnly {
 		return fieldErr("redirect_url", "required for grant_type %s: the redirect URI registered with the vendor, such as https://vault.example.com/v1/<mount>/callback", grantAuthorizationCode)
 	}
-	if len(eff.RedirectURL) > maxTokenURL {
-		return fieldErr("redirect_url", "longer than %d bytes", maxTokenURL)
-	}
-	if err := validateEndpoint("redirect_url", eff.RedirectURL); err != nil {
+	if err := checkConsentURL("redirect_url", eff.RedirectURL); err != nil {
 		return err
 	}
 	return validateAuthorizeParams(eff.AuthorizeParams)
+}
+
+// checkConsentURL: a given URL of the consent is bounded and follows
+// token_url's rule; "" is the caller's to refuse.
+func checkConsentURL(field, u string) error {
+	if u == "" {
+		return nil
+	}
+	if len(u) > maxTokenURL {
+		return fieldErr(field, "longer than %d bytes", maxTokenURL)
+	}
+	return validateEndpoint(field, u)
 }
 
 func validateAuthorizeParams(p map[string]string) error {

@@ -103,9 +103,15 @@ func (c *connection) grantWith(ctx context.Context, now func() time.Time, in gra
 	if err != nil {
 		return nil, "", failureOf(withHint(c.cfg, err))
 	}
+	return cachedOf(tok, c.cfg.Generation), tok.RefreshToken, nil
+}
+
+// cachedOf is a vendor's token as the cache keeps it, for the config
+// version generation (the refresh token is kept apart: refreshtoken.go).
+func cachedOf(tok *oauth.Token, generation uint64) *cachedToken {
 	return &cachedToken{AccessToken: tok.AccessToken, TokenType: tok.TokenType,
-		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: c.cfg.Generation,
-		IssuedTokenType: tok.IssuedTokenType}, tok.RefreshToken, nil
+		MintedAt: tok.SentAt, ExpiresAt: tok.ExpiresAt, Generation: generation,
+		IssuedTokenType: tok.IssuedTokenType}
 }
 
 // failureOf is an oauth error as the back-off policy sees it.
