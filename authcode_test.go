@@ -1,6 +1,8 @@
 package oauthvendor
 
 import (
+	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/testkit"
+
 	"context"
 	"fmt"
 	"net/http"
@@ -177,7 +179,7 @@ func TestAuthCodeConsentByHand(t *testing.T) {
 		}
 	}
 	redirect := env.v.approve(env.write("consent/xero", nil).Data["authorize_url"].(string))
-	refusal(map[string]interface{}{"code": redirect.Get("code"), "state": "xero~forged"}, "does not match")
+	refusal(map[string]interface{}{"code": redirect.Get("code"), "state": "xero~forged"}, "matches no consent in progress")
 	// A wrong state does not spend the consent: the right one still works.
 	got := env.write("consent/xero", map[string]interface{}{"code": redirect.Get("code"), "state": redirect.Get("state")})
 	if got.Data["refresh_token_set"] != true {
@@ -362,6 +364,13 @@ func TestAuthCodePublicClient(t *testing.T) {
 			t.Fatalf("public client's refresh: %d refreshes, body %v", v.refreshes, form)
 		}
 	})
+	// A public client has no secret a writer must give again: a new CA
+	// (a server of the writer's under the vendor's name) drops the
+	// refresh token instead of sending it there.
+	env.write("config/xero", map[string]interface{}{"ca_cert": testkit.CAPEM(t)})
+	if cfg := env.read("config/xero").Data; cfg["refresh_token_set"] != false || cfg["needs_consent"] != true {
+		t.Fatalf("after a ca_cert change: refresh_token_set %v needs_consent %v", cfg["refresh_token_set"], cfg["needs_consent"])
+	}
 }
 
 // TestCallbackErrors: the vendor's error redirect spends the consent and

@@ -45,9 +45,14 @@ func (b *backend) afterUserDelegatedWrite(ctx context.Context, s logical.Storage
 }
 
 // sameClient: the refresh token of a may be sent with b: the same client
-// at the same token endpoint origin.
+// at the same token endpoint origin, trusting the same CA and presenting
+// the same client certificate. A public client (client_auth none) has no
+// stored secret a writer must give again, so a new CA (a server of the
+// writer's under the vendor's name) would otherwise receive the user's
+// refresh token.
 func sameClient(a, b *vendorConfig) bool {
-	return a.ClientID == b.ClientID && oauth.Origin(a.TokenURL) == oauth.Origin(b.TokenURL)
+	return a.ClientID == b.ClientID && oauth.Origin(a.TokenURL) == oauth.Origin(b.TokenURL) &&
+		pemIdentity(a.CACert) == pemIdentity(b.CACert) && pemIdentity(a.TLSClientCert) == pemIdentity(b.TLSClientCert)
 }
 
 // markNeedsConsent records that no refresh token is held. Persists:

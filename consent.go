@@ -127,6 +127,13 @@ func withoutRefreshToken(name string) error {
 
 // spendConsent checks the consent in progress of name against state and
 // deletes it; it returns the entry to exchange its code with.
+// refuseNoConsent is one answer for a state that matches nothing, whether
+// a consent is in progress or not: the callback is unauthenticated, and
+// two answers would tell anyone which configs wait for a consent.
+func refuseNoConsent(name string) error {
+	return refuseConsent("state: matches no consent in progress for %q (it finished, expired or never started, or the link is an older consent's): use the newest authorize_url, or run consent/%s again", name, name)
+}
+
 func (b *backend) spendConsent(ctx context.Context, s logical.Storage, name, state string) (*entry, *consentRecord, error) {
 	e, err := b.entryLocked(ctx, s, name)
 	if err != nil {
@@ -137,11 +144,11 @@ func (b *backend) spendConsent(ctx context.Context, s logical.Storage, name, sta
 	case err != nil:
 		return nil, nil, err
 	case e == nil || rec == nil:
-		return nil, nil, refuseConsent("state: no consent in progress for %q (it finished, expired or never started): run consent/%s again", name, name)
+		return nil, nil, refuseNoConsent(name)
 	case state != "" && subtle.ConstantTimeCompare([]byte(stateHash(state)), []byte(rec.StateHash)) != 1:
 		// Not spent: a stray or forged callback must not cancel the
 		// operator's consent.
-		return nil, nil, refuseConsent("state: does not match the consent in progress for %q (an older consent's link, or not this mount's)", name)
+		return nil, nil, refuseNoConsent(name)
 	}
 	if err := s.Delete(ctx, consentPrefix+name); err != nil {
 		return nil, nil, readOnlyOr(fmt.Errorf("spending the consent of %q: %w", name, err))

@@ -43,7 +43,6 @@ var statusResponseFields = map[string]*framework.FieldSchema{
 	"next_attempt_at":         {Type: framework.TypeString, Description: "RFC 3339 time before which readers get the last error (or the still-valid token) without a vendor request."},
 	"grant_started_at":        {Type: framework.TypeString, Description: "RFC 3339 start of the grant in flight, if any."},
 	"device_state":            {Type: framework.TypeString, Description: "The last device consent (consent/<name> method=device): device-pending, slow-down, approved, denied, expired or failed."},
-	"device_user_code":        {Type: framework.TypeString, Description: "The device consent's user code (for the user to type; not a secret)."},
 	"device_verification_uri": {Type: framework.TypeString, Description: "Where the user enters the device consent's user code."},
 	"device_expires_at":       {Type: framework.TypeString, Description: "RFC 3339 end of the device consent."},
 	"device_next_poll_at":     {Type: framework.TypeString, Description: "RFC 3339 time of the device consent's next poll while pending."},
@@ -84,7 +83,10 @@ func statusData(now time.Time, cfg *vendorConfig, tok *cachedToken, st *grantSta
 		"grant_started_at":     rfc3339(st.GrantStartedAt),
 	}
 	if dp := st.Device; dp != nil {
-		data["device_state"], data["device_user_code"], data["device_verification_uri"] = dp.stateAt(now), dp.UserCode, dp.VerificationURI
+		// Not the user code: whoever types it first at the vendor decides
+		// whose refresh token the connection gets, and status is for
+		// monitors. The consent's own read and answer show it.
+		data["device_state"], data["device_verification_uri"] = dp.stateAt(now), dp.VerificationURI
 		data["device_expires_at"], data["device_next_poll_at"], data["device_error"] = rfc3339(dp.ExpiresAt), rfc3339(dp.NextPollAt), dp.Error
 	}
 	if tok != nil && tok.Generation == cfg.Generation {
