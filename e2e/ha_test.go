@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,7 +195,7 @@ func TestHAStandbyReadsAndFailover(t *testing.T) {
 		t.Errorf("rotate and two reads after the failover: the vendor saw %d token requests, want 1", n)
 	}
 
-	pro.check(t, leader)
+	pro.check(t, leader, active)
 
 	var logBytes int
 	for _, n := range c.nodes {
@@ -250,7 +251,7 @@ func armProactive(t *testing.T, active, standby *vaultNode) *proactiveArm {
 // check, after the failover: wait (status reads mark nothing) until the
 // new leader's periodic refreshed the token, then prove it did so before
 // the read window opened and that a reader then asks nobody.
-func (a *proactiveArm) check(t *testing.T, leader *vaultNode) {
+func (a *proactiveArm) check(t *testing.T, leader, old *vaultNode) {
 	t.Helper()
 	var st map[string]any
 	limit := time.Until(a.refreshAt) + 90*time.Second
@@ -264,7 +265,9 @@ func (a *proactiveArm) check(t *testing.T, leader *vaultNode) {
 		}
 		return nil
 	}); err != nil {
-		t.Fatalf("the new leader never refreshed the read token of %s: %v", a.name, err)
+		t.Fatalf("the new leader never refreshed the read token of %s: %v\nstatus: %v\n%s's log:\n%s\n%s's log (the old leader):\n%s",
+			a.name, err, st, leader.id, logLinesWith(t, leader.log, "proactive", "read mark", "rollback", a.name),
+			old.id, logLinesWith(t, old.log, "read mark", a.name))
 	}
 	minted := statusTime(t, st, "minted_at")
 	if !minted.Before(a.refreshAt) {
@@ -286,4 +289,24 @@ func (a *proactiveArm) check(t *testing.T, leader *vaultNode) {
 	}
 	t.Logf("%s: refreshed by the new leader's periodic pass at %s, before the readers' window (%s); the next read asked nobody",
 		a.name, minted.Format(time.RFC3339), a.refreshAt.Format(time.RFC3339))
+}
+
+// logLinesWith: the lines of a node's log that hold any of subs (the last
+// 60), for a failure message that says what the plugin did.
+func logLinesWith(t *testing.T, path string, subs ...string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, sub := range subs {
+			if strings.Contains(line, sub) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out[max(0, len(out)-60):], "\n")
 }
