@@ -61,6 +61,9 @@ type backend struct {
 
 	// marksLoaded: this backend has loaded the read marks (readmark.go).
 	marksLoaded atomic.Bool
+	// consentMarksLoaded: this backend has set the needs-consent gauges
+	// from the consent marks (consentmark.go).
+	consentMarksLoaded atomic.Bool
 
 	// tuneHTTP, when set, adjusts every vendor client (tests: a scripted
 	// transport, no retry waits).

@@ -24,7 +24,7 @@ func (b *backend) afterUserDelegatedWrite(ctx context.Context, s logical.Storage
 	wasDelegated := old != nil && old.effective().userDelegated()
 	if !eff.userDelegated() {
 		if wasDelegated {
-			return "", b.dropRefresh(ctx, s, name)
+			return "", b.leaveUserDelegated(ctx, s, name)
 		}
 		return "", nil
 	}
@@ -56,7 +56,7 @@ func sameClient(a, b *vendorConfig) bool {
 }
 
 // markNeedsConsent records that no refresh token is held. Persists:
-// status/<name> needs_consent.
+// status/<name> needs_consent, needsconsent/<name> (consentmark.go).
 func (b *backend) markNeedsConsent(ctx context.Context, s logical.Storage, name string) error {
 	st, err := loadStatus(ctx, s, name)
 	if err != nil {
@@ -66,7 +66,33 @@ func (b *backend) markNeedsConsent(ctx context.Context, s logical.Storage, name 
 	st.LastError = consentNeeded(name, "no refresh token is held (no consent finished yet)", false).Error()
 	st.LastErrorCode = codeOf(consentNeeded(name, "", false))
 	b.metrics.forConfig(name).needsConsent.Store(true)
-	return storeStatus(ctx, s, name, st)
+	if err := storeStatus(ctx, s, name, st); err != nil {
+		return err
+	}
+	b.putConsentMark(ctx, s, name)
+	return nil
+}
+
+// leaveUserDelegated: a config written to another grant needs no consent
+// any more (its refresh grant never runs again). Persists: refresh/,
+// consent/, device/ and needsconsent/<name> deleted, status/<name>
+// without needs_consent.
+func (b *backend) leaveUserDelegated(ctx context.Context, s logical.Storage, name string) error {
+	if err := b.dropRefresh(ctx, s, name); err != nil {
+		return err
+	}
+	b.metrics.forConfig(name).needsConsent.Store(false)
+	st, err := loadStatus(ctx, s, name)
+	if err != nil {
+		return err
+	}
+	if st.NeedsConsent {
+		st.NeedsConsent = false
+		if err := storeStatus(ctx, s, name, st); err != nil {
+			return err
+		}
+	}
+	return deleteRecords(ctx, s, name, consentMarkPrefix)
 }
 
 // consentFields adds to a config read whether a refresh token is held

@@ -164,7 +164,8 @@ func (b *backend) spendConsent(ctx context.Context, s logical.Storage, name, sta
 
 // consented: the first refresh token is kept like a rotated one (memory
 // first, then storage), the access token (when there is one) cached, and
-// the connection leaves needs-consent. Persists: refresh/<name>, token/<name>, status/<name>.
+// the connection leaves needs-consent. Persists: refresh/<name>, token/<name>, status/<name>;
+// needsconsent/<name> deleted.
 // What storage refused is a warning: the connection serves from memory.
 func (b *backend) consented(ctx context.Context, s logical.Storage, e *entry, tok *cachedToken, fresh string) []string {
 	name, now := e.conn.name, b.now()
@@ -189,6 +190,7 @@ func (b *backend) consented(ctx context.Context, s logical.Storage, e *entry, to
 		e.tok.Store(tok)
 	}
 	b.saveStatus(ctx, s, name, st)
+	b.dropConsentMark(ctx, s, name)
 	e.failure.Store(nil)
 	e.conn.m.needsConsent.Store(false)
 	b.Logger().Info("consent finished: refresh token held", "config", name)

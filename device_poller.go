@@ -170,9 +170,11 @@ func (b *backend) resumeDevices(ctx context.Context, s logical.Storage) {
 }
 
 // initialize runs on the active node once the mount is ready: a device
-// consent pending before a restart or a leader change is polled again
-// without waiting for the first periodic pass.
+// consent pending before a restart or a leader change is polled again,
+// and the needs-consent gauges are set (consentmark.go), without waiting
+// for the first periodic pass (which tries again what failed here).
 func (b *backend) initialize(ctx context.Context, req *logical.InitializationRequest) error {
 	b.resumeDevices(ctx, req.Storage)
+	b.warnConsentMarks(b.loadConsentMarksOnce(ctx, req.Storage))
 	return nil
 }

@@ -28,10 +28,12 @@ import (
 //	(any)          dropToken: a rotate, before its grant    token/<name> deleted
 //	(any)          stillBackingOff: another node's back-off memory only: failureState, the stored token
 //	needs-consent  toNeedsConsent: the vendor refused the    status/<name>: needs_consent, the failure;
-//	               refresh token (invalid_grant), or none    memory: failureState (re-checked after
-//	               is held (authorization_code)              needsConsentRecheck); no grant until a consent
+//	               refresh token (invalid_grant), or none    needsconsent/<name>; memory: failureState
+//	               is held (authorization_code)              (re-checked after needsConsentRecheck);
+//	                                                        no grant until a consent
 //	ok             consent.go's finish: a consent's code    refresh/<name>, token/<name>; status/<name>:
-//	               exchanged                                needs_consent cleared
+//	               exchanged                                needs_consent cleared; needsconsent/<name>
+//	                                                        deleted
 //	ok | (as was)  afterConfigWrite: a stored config write  token/<name> replaced by the verified one
 //	                                                        or dropped; status/<name>: back-off cleared
 //
@@ -253,7 +255,7 @@ func (b *backend) refreshLocked(ctx context.Context, s logical.Storage, e *entry
 		return b.storageFallback(e, err)
 	}
 	if st.NeedsConsent && e.conn.cfg.userDelegated() {
-		return b.stillNeedsConsent(e, st, stored)
+		return b.stillNeedsConsent(ctx, s, e, st, stored)
 	}
 	if mode != onRotate && st.backingOff(b.now()) {
 		return b.stillBackingOff(e, st, stored)
@@ -376,7 +378,8 @@ func (b *backend) refreshGrant(ctx context.Context, r *grantRun) (*served, error
 // toNeedsConsent: no refresh grant can succeed until a user consents
 // again. Persists: status/<name> needs_consent with the failure (no
 // back-off time: none passing ends it; a failure counted only when the
-// vendor was asked); memory: a failureState re-checked against storage
+// vendor was asked), needsconsent/<name> (consentmark.go: the gauge after
+// a restart); memory: a failureState re-checked against storage
 // after needsConsentRecheck, and the metrics' gauge. A still-valid access
 // token keeps serving, with a warning.
 func (b *backend) toNeedsConsent(ctx context.Context, r *grantRun, fail *grantFailure, asked bool) (*served, error) {
@@ -394,18 +397,22 @@ func (b *backend) toNeedsConsent(ctx context.Context, r *grantRun, fail *grantFa
 	}
 	st.holds(stored)
 	b.saveStatus(ctx, r.s, e.conn.name, st)
+	b.putConsentMark(ctx, r.s, e.conn.name)
+	e.conn.m.needsConsent.Store(true)
 	b.Logger().Warn("refresh token refused: the connection needs consent", "config", e.conn.name, "error", fail.err.Error())
-	return b.stillNeedsConsent(e, st, stored)
+	return b.stillNeedsConsent(ctx, r.s, e, st, stored)
 }
 
 // stillNeedsConsent answers from a stored needs-consent state without a
-// vendor request. Persists nothing; memory learns it.
-func (b *backend) stillNeedsConsent(e *entry, st *grantStatus, stored *cachedToken) (*served, error) {
+// vendor request. Persists nothing, unless this node's gauge did not know
+// the state (then the consent mark, once: consentmark.go); memory learns
+// it.
+func (b *backend) stillNeedsConsent(ctx context.Context, s logical.Storage, e *entry, st *grantStatus, stored *cachedToken) (*served, error) {
 	now := b.now()
 	if !stored.usable(now, e.conn.cfg.Generation) {
 		stored = nil
 	}
-	e.conn.m.needsConsent.Store(true)
+	b.learnNeedsConsent(ctx, s, e)
 	f := &failureState{until: now.Add(needsConsentRecheck), err: errors.New(st.LastError)}
 	if st.LastErrorCode != 0 {
 		f.err = logical.CodedError(st.LastErrorCode, st.LastError)

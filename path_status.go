@@ -63,7 +63,7 @@ func (b *backend) pathStatusRead(ctx context.Context, req *logical.Request, d *f
 	if err != nil {
 		return nil, err
 	}
-	if st.NeedsConsent {
+	if st.NeedsConsent && cfg.effective().userDelegated() {
 		b.metrics.forConfig(name).needsConsent.Store(true) // a new node learns it here too
 	}
 	return &logical.Response{Data: statusData(b.now(), cfg.effective(), tok, st)}, nil

@@ -2,9 +2,9 @@ package oauthvendor
 
 // The storage records, below every user: config/<name> (config.go's
 // vendorConfig), token/<name> (token.go's cachedToken), status/<name>
-// (grantStatus, here) and readmark/<name> (readmark.go); the JSON keys of
-// each are their stored format, which records already stored must keep
-// decoding into. Also the storage errors' shared shapes (notFound,
+// (grantStatus, here), readmark/<name> (readmark.go) and
+// needsconsent/<name> (consentmark.go); the JSON keys of each are their
+// stored format, which records already stored must keep decoding into. Also the storage errors' shared shapes (notFound,
 // readOnlyOr).
 
 import (

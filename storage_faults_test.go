@@ -17,7 +17,7 @@ import (
 // faultyStorage injects failures into InmemStorage by key prefix.
 type faultyStorage struct {
 	logical.InmemStorage
-	failPut, failGet, failDelete atomic.Value // string prefix; "" = none
+	failPut, failGet, failDelete, failList atomic.Value // string prefix; "" = none
 }
 
 var errInjected = errors.New("injected storage failure")
@@ -39,6 +39,13 @@ func (s *faultyStorage) Get(ctx context.Context, key string) (*logical.StorageEn
 		return nil, errInjected
 	}
 	return s.InmemStorage.Get(ctx, key)
+}
+
+func (s *faultyStorage) List(ctx context.Context, prefix string) ([]string, error) {
+	if s.fails(&s.failList, prefix) {
+		return nil, errInjected
+	}
+	return s.InmemStorage.List(ctx, prefix)
 }
 
 func (s *faultyStorage) Delete(ctx context.Context, key string) error {
