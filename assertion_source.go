@@ -138,15 +138,20 @@ func (b *backend) checkAssertionSource(ctx context.Context, s logical.Storage, e
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case eff.AssertionSource == sourceIssuer && st == nil:
+	if eff.AssertionSource == sourceIssuer && st == nil {
 		return "", fieldErr("assertion_source", "issuer needs the mount's issuer: write oidc/config issuer=https://<vault address>/v1/<mount> first")
-	case eff.AssertionSource == sourceVaultIdentity:
+	}
+	// Before the probe: no token is minted for a config that is refused.
+	warning, err := checkTokenHosts(st, eff)
+	if err != nil {
+		return "", err
+	}
+	if eff.AssertionSource == sourceVaultIdentity {
 		if _, err := b.identityToken(ctx, eff); err != nil {
 			return "", err
 		}
 	}
-	return checkTokenHosts(st, eff)
+	return warning, nil
 }
 
 // assertionSupplier is how a config's assertions are made when not with

@@ -169,8 +169,12 @@ func checkTokenHosts(st *issuerState, eff *vendorConfig) (string, error) {
 	}
 	if d, off := offListDestination(allowed, eff); off {
 		shown, _, _, _ := tokenHostOf(d.url)
-		return "", fieldErr(d.field, "host %s is not in oidc/config %s (%s): the mount signs assertion_source=%s JWTs only for requests to those hosts; add it there, or use an allowed host",
-			quote(shown), allowedTokenHostsField, strings.Join(allowed, ", "), eff.AssertionSource)
+		discovered := ""
+		if (d.field == "token_url" && eff.TokenURLDiscovered) || (d.field == "device_auth_url" && eff.DeviceAuthURLDiscovered) {
+			discovered = " (discovered from issuer)"
+		}
+		return "", fieldErr(d.field, "host %s%s is not in oidc/config %s (%s): the mount signs assertion_source=%s JWTs only for requests to those hosts; add it there, or use an allowed host",
+			quote(shown), discovered, allowedTokenHostsField, strings.Join(allowed, ", "), eff.AssertionSource)
 	}
 	return "", nil
 }

@@ -243,3 +243,52 @@ func TestTokenHostsSupplierRefuses(t *testing.T) {
 		t.Fatalf("after allowing: %q %v", jwt, err)
 	}
 }
+
+// TestTokenHostsVaultIdentity: vault_identity's JWTs (Vault's plugin
+// identity token names this mount too) follow the same list when
+// oidc/config sets one: a write off the list is refused, and once the
+// list narrows a grant asks Vault for no token and the vendor for nothing.
+// Without a list the write warns as the issuer's does.
+func TestTokenHostsVaultIdentity(t *testing.T) {
+	clock := newFakeClock()
+	env, sys, srv := newIdentityEnv(t, clock, fakeJWT(clock.Now().Add(time.Hour)))
+	cfg := map[string]interface{}{"token_url": srv.URL + "/token", "grant_type": "token_exchange", "client_auth": "none",
+		"assertion_source": "vault_identity", "identity_token_audience": "acct-1"}
+	resp := env.write("config/wif", cfg)
+	if resp == nil || !strings.Contains(strings.Join(resp.Warnings, " "), "assertion_source=vault_identity") {
+		t.Fatalf("no warning without a list: %v", resp)
+	}
+	env.write("oidc/config", map[string]interface{}{"issuer": testIssuer, allowedTokenHostsField: "sts.example.com"})
+	r, _ := env.do(logical.UpdateOperation, "config/wif2", cfg)
+	if r == nil || !r.IsError() || !strings.Contains(r.Error().Error(), "token_url:") || !strings.Contains(r.Error().Error(), "allowed_token_hosts") {
+		t.Fatalf("off-list vault_identity write: %v", r)
+	}
+	asked := len(sys.asked)
+	_, err := env.do(logical.ReadOperation, "creds/wif", nil)
+	if err == nil || !strings.Contains(err.Error(), `"wif"`) || !strings.Contains(err.Error(), "allowed_token_hosts") {
+		t.Fatalf("grant off the list: %v", err)
+	}
+	if len(sys.asked) != asked || len(srv.received()) != 0 {
+		t.Fatalf("Vault asked %d more times, vendor %d requests", len(sys.asked)-asked, len(srv.received()))
+	}
+}
+
+// TestTokenHostsDiscovered: the token endpoint discovered from issuer is
+// checked like a written token_url, and the refusal says it was
+// discovered.
+func TestTokenHostsDiscovered(t *testing.T) {
+	env := newTestEnv(t)
+	srv := newMetadataServer(t, "/.well-known/openid-configuration", "", []string{"private_key_jwt"})
+	env.write("oidc/config", map[string]interface{}{"issuer": testIssuer, allowedTokenHostsField: "login.microsoftonline.com"})
+	cfg := map[string]interface{}{"issuer": srv.URL, "client_id": "c", "client_auth": "private_key_jwt",
+		"assertion_source": "issuer", "assertion_audience": "api://AzureADTokenExchange"}
+	resp, _ := env.do(logical.UpdateOperation, "config/idp", cfg)
+	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), `token_url: host "`+hostOfURL(t, srv.URL)+`" (discovered from issuer)`) {
+		t.Fatalf("discovered off-list endpoint: %v", resp)
+	}
+	env.write("oidc/config", map[string]interface{}{allowedTokenHostsField: hostOfURL(t, srv.URL)})
+	env.write("config/idp", cfg)
+	if got := env.read("config/idp").Data["token_url"]; got != srv.URL+"/token" {
+		t.Fatalf("token_url %v", got)
+	}
+}
