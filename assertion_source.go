@@ -127,24 +127,31 @@ func validateAssertionSource(eff *vendorConfig) error {
 }
 
 // checkAssertionSource asks what a source needs at write: the mount's
-// issuer set, or Vault able to mint a plugin identity token (probed once).
-func (b *backend) checkAssertionSource(ctx context.Context, s logical.Storage, eff *vendorConfig) error {
-	switch {
-	case !eff.fromSource():
-		return nil
-	case eff.AssertionSource == sourceIssuer:
-		st, err := b.issuerState(ctx, s)
-		if err != nil {
-			return err
-		}
-		if st == nil {
-			return fieldErr("assertion_source", "issuer needs the mount's issuer: write oidc/config issuer=https://<vault address>/v1/<mount> first")
-		}
-	case eff.AssertionSource == sourceVaultIdentity:
-		_, err := b.identityToken(ctx, eff)
-		return err
+// issuer set, or Vault able to mint a plugin identity token (probed once);
+// and its JWTs' destinations on oidc/config allowed_token_hosts
+// (token_hosts.go). The warning says when no list bounds them.
+func (b *backend) checkAssertionSource(ctx context.Context, s logical.Storage, eff *vendorConfig) (string, error) {
+	if !eff.fromSource() {
+		return "", nil
 	}
-	return nil
+	st, err := b.issuerState(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	if eff.AssertionSource == sourceIssuer && st == nil {
+		return "", fieldErr("assertion_source", "issuer needs the mount's issuer: write oidc/config issuer=https://<vault address>/v1/<mount> first")
+	}
+	// Before the probe: no token is minted for a config that is refused.
+	warning, err := checkTokenHosts(st, eff)
+	if err != nil {
+		return "", err
+	}
+	if eff.AssertionSource == sourceVaultIdentity {
+		if _, err := b.identityToken(ctx, eff); err != nil {
+			return "", err
+		}
+	}
+	return warning, nil
 }
 
 // assertionSupplier is how a config's assertions are made when not with
@@ -187,7 +194,14 @@ func (b *backend) sourceSupplier(s logical.Storage, name string, eff *vendorConf
 	case sourceIssuer:
 		return (&issuerSigner{b: b, s: s, name: name, eff: eff, newSigner: newSigner}).assertion
 	case sourceVaultIdentity:
-		return func(ctx context.Context, _ time.Time) (string, error) { return b.identityToken(ctx, eff) }
+		return func(ctx context.Context, _ time.Time) (string, error) {
+			// Right before the token is asked for: oidc/config may
+			// have narrowed its list since the connection was made.
+			if err := b.tokenHostRefusal(ctx, s, name, eff); err != nil {
+				return "", err
+			}
+			return b.identityToken(ctx, eff)
+		}
 	}
 	return nil
 }
@@ -218,6 +232,11 @@ func (is *issuerSigner) assertion(ctx context.Context, now time.Time) (string, e
 	}
 	if st == nil {
 		return "", fmt.Errorf("the mount's issuer is not set (oidc/config): assertion_source=issuer has nothing to sign with")
+	}
+	// Right before signing, with the list as stored now: oidc/config
+	// may have narrowed it since the connection was made.
+	if err := st.refuseOffList(is.name, is.eff); err != nil {
+		return "", err
 	}
 	vs := is.cur.Load()
 	if vs == nil || vs.version != st.rec.Version {

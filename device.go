@@ -52,6 +52,9 @@ func (c *connection) startDevice(ctx context.Context, now func() time.Time) (*oa
 		return nil, logical.CodedError(400, fieldErr("device_auth_url",
 			"config %q has none: write device_auth_url, or an issuer whose metadata lists device_authorization_endpoint", c.name).Error())
 	}
+	if err := c.guarded(ctx); err != nil {
+		return nil, err
+	}
 	d, err := c.client.AuthorizeDevice(ctx, c.deviceConfig(ctx), now, c.b.hooks(c.name, nil))
 	if err != nil {
 		return nil, failureOf(withHint(c.cfg, err)).err
@@ -61,6 +64,8 @@ func (c *connection) startDevice(ctx context.Context, now func() time.Time) (*oa
 
 // pollDevice's polls are not counted as the config's grants: a pending
 // answer every 5 s for 15 minutes is no vendor failure.
+// A poll's JWT is guarded by the supplier itself (assertion_source.go):
+// its refusal is a failed poll, backed off by DevicePoll like any other.
 func (c *connection) pollDevice(ctx context.Context, deviceCode string, p oauth.DevicePoll, now func() time.Time) (oauth.DevicePoll, *oauth.Token, error) {
 	p, tok, err := c.client.PollDevice(ctx, c.deviceConfig(ctx), deviceCode, p, now, c.b.hooks(c.name, nil))
 	if err != nil {

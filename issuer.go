@@ -43,6 +43,9 @@ type issuerRecord struct {
 	// Version changes with every key change: connections (issuerSigner)
 	// and the served documents are rebuilt when it does, and only then.
 	Version uint64 `json:"version"`
+	// AllowedTokenHosts bound where the mount's JWTs may be sent
+	// (token_hosts.go); empty: anywhere.
+	AllowedTokenHosts []string `json:"allowed_token_hosts,omitempty"`
 }
 
 // issuerKey is one of the mount's keys (PEM, never shown) and the

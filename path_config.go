@@ -86,7 +86,8 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 	if err := validate(cfg, eff); err != nil {
 		return logical.ErrorResponse(err.Error()), nil
 	}
-	if err := b.checkAssertionSource(ctx, req.Storage, eff); err != nil {
+	hostsWarning, err := b.checkAssertionSource(ctx, req.Storage, eff)
+	if err != nil {
 		return refusal(err)
 	}
 	if _, ok := d.GetOk("subject_config"); ok {
@@ -148,7 +149,7 @@ func (b *backend) pathConfigWrite(ctx context.Context, req *logical.Request, d *
 		return nil, err
 	}
 	resp := configWarnings(eff)
-	for _, w := range []string{discoveryWarning, keyDropped, consentWarning} {
+	for _, w := range []string{discoveryWarning, keyDropped, consentWarning, hostsWarning} {
 		if w != "" {
 			resp = withWarning(resp, w)
 		}

@@ -36,8 +36,9 @@ func pathOIDC(b *backend) []*framework.Path {
 		{
 			Pattern: "oidc/config$",
 			Fields: map[string]*framework.FieldSchema{
-				"issuer":   {Type: framework.TypeString, Description: "The issuer URL relying parties fetch: Vault's public address and this mount, e.g. https://vault.example.com/v1/oauthvendor (https, except loopback; no query or fragment; a trailing slash is dropped)."},
-				"key_type": {Type: framework.TypeString, Description: "The first key's type: rsa (2048 bit, RS256; default) or ec (P-256, ES256). oidc/rotate-key changes it.", AllowedValues: []interface{}{keyRSA, keyEC}},
+				"issuer":               {Type: framework.TypeString, Description: "The issuer URL relying parties fetch: Vault's public address and this mount, e.g. https://vault.example.com/v1/oauthvendor (https, except loopback; no query or fragment; a trailing slash is dropped)."},
+				allowedTokenHostsField: {Type: framework.TypeCommaStringSlice, Description: "Hosts (host or host:port, no scheme or path; a bare host means the scheme's default port) the mount's JWTs may be sent to: a config with assertion_source=issuer or vault_identity whose token_url or device_auth_url is on another host is refused at write and at every grant. Empty (default): any host. Give an empty value to clear it."},
+				"key_type":             {Type: framework.TypeString, Description: "The first key's type: rsa (2048 bit, RS256; default) or ec (P-256, ES256). oidc/rotate-key changes it.", AllowedValues: []interface{}{keyRSA, keyEC}},
 			},
 			Operations: map[logical.Operation]framework.OperationHandler{
 				logical.UpdateOperation: &framework.PathOperation{Callback: b.pathOIDCConfigWrite, Summary: "Make the mount an OIDC issuer (generates its signing key at the first write).", Responses: okResponse(oidcConfigResponseFields)},
@@ -49,7 +50,11 @@ address and this mount (https://vault.example.com/v1/oauthvendor). The
 first write generates the mount's signing key, which never leaves Vault.
 Configs with assertion_source=issuer sign with it; relying parties verify
 against .well-known/openid-configuration and .well-known/keys under the
-mount, readable without a Vault token.`,
+mount, readable without a Vault token.
+
+allowed_token_hosts bounds where those JWTs (and vault_identity's) may be
+sent: whoever writes config/<name> chooses its token_url, and a JWT sent to
+a host of theirs can be replayed at the real relying party. Unset, any host.`,
 		},
 		{
 			Pattern: `\.well-known/openid-configuration$`,
@@ -73,12 +78,13 @@ assertion it signed can still be valid. 404 until oidc/config is set.`,
 }
 
 var oidcConfigResponseFields = map[string]*framework.FieldSchema{
-	"issuer":        {Type: framework.TypeString, Description: "The issuer URL."},
-	"discovery_url": {Type: framework.TypeString, Description: "Where relying parties read the discovery document."},
-	"jwks_uri":      {Type: framework.TypeString, Description: "Where relying parties read the public keys."},
-	"kid":           {Type: framework.TypeString, Description: "RFC 7638 thumbprint of the key that signs."},
-	"signing_alg":   {Type: framework.TypeString, Description: "What it signs with (RS256 or ES256)."},
-	"next_kid":      {Type: framework.TypeString, Description: "Thumbprint of the key oidc/rotate-key published to sign next."},
+	"issuer":               {Type: framework.TypeString, Description: "The issuer URL."},
+	"discovery_url":        {Type: framework.TypeString, Description: "Where relying parties read the discovery document."},
+	"jwks_uri":             {Type: framework.TypeString, Description: "Where relying parties read the public keys."},
+	"kid":                  {Type: framework.TypeString, Description: "RFC 7638 thumbprint of the key that signs."},
+	"signing_alg":          {Type: framework.TypeString, Description: "What it signs with (RS256 or ES256)."},
+	"next_kid":             {Type: framework.TypeString, Description: "Thumbprint of the key oidc/rotate-key published to sign next."},
+	allowedTokenHostsField: {Type: framework.TypeCommaStringSlice, Description: "The hosts the mount's JWTs may be sent to; empty: any."},
 }
 
 // wellKnown serves one of the issuer's documents, built once per key
@@ -111,6 +117,13 @@ func (b *backend) pathOIDCConfigWrite(ctx context.Context, req *logical.Request,
 		}
 		if err := validateOwnIssuer(rec.Issuer); err != nil {
 			return err
+		}
+		if v, ok := d.GetOk(allowedTokenHostsField); ok {
+			hosts, err := normalizeTokenHosts(v.([]string))
+			if err != nil {
+				return err
+			}
+			rec.AllowedTokenHosts = hosts
 		}
 		return firstIssuerKey(rec, d)
 	})
@@ -180,6 +193,8 @@ func oidcConfigAnswer(rec *issuerRecord) *logical.Response {
 		"jwks_uri":      rec.Issuer + "/" + wellKnownKeys,
 		"kid":           kidOf(rec.Key.PEM),
 		"signing_alg":   rec.Key.Alg,
+		// Always shown, [] when unset: "any host" must be visible.
+		allowedTokenHostsField: append([]string{}, rec.AllowedTokenHosts...),
 	}
 	if rec.Next != nil {
 		data["next_kid"] = kidOf(rec.Next.PEM)

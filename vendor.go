@@ -46,6 +46,9 @@ type connection struct {
 	// ownSubject makes the subject tokens of a token_exchange config
 	// without subject_config (assertion_source.go); nil otherwise.
 	ownSubject oauth.SubjectSource
+	// guard refuses a request whose JWT would go to a host off oidc/config
+	// allowed_token_hosts (token_hosts.go); nil without a source's JWT.
+	guard func(context.Context) error
 }
 
 // connect prepares a stored config to run.
@@ -65,10 +68,19 @@ func (b *backend) connectCounting(ctx context.Context, s logical.Storage, name s
 		return nil, fmt.Errorf("config %q: %w", name, err)
 	}
 	return &connection{b: b, name: name, cfg: cfg, client: client, m: counts, supplier: supplier,
-		ownSubject: b.subjectSupplier(s, name, cfg)}, nil
+		ownSubject: b.subjectSupplier(s, name, cfg), guard: b.hostGuard(s, name, cfg)}, nil
 }
 
 func (c *connection) release() { c.client.Close() }
+
+// guarded: nil unless the connection's JWTs would go to a host off the
+// mount's allowed_token_hosts.
+func (c *connection) guarded(ctx context.Context) error {
+	if c.guard == nil {
+		return nil
+	}
+	return c.guard(ctx)
+}
 
 // grant runs the vendor's token request once (with bounded retries) and
 // returns the token to cache, or why not. Every failure's error is a
@@ -92,6 +104,9 @@ type grantInput struct {
 // grantWith is grant with its input; it also returns the refresh token
 // the vendor answered ("" when none: RFC 6749 6 keeps the one sent valid).
 func (c *connection) grantWith(ctx context.Context, now func() time.Time, in grantInput) (*cachedToken, string, *grantFailure) {
+	if err := c.guarded(ctx); err != nil {
+		return nil, "", transient(err) // the supplier would refuse too, after the request began
+	}
 	// The description is made per grant, not held: 10 000 warm configs
 	// would hold 10 000 copies of their settings for the rare grant.
 	oc := oauthConfigOf(c.name, c.cfg)
