@@ -3,7 +3,6 @@ package oauthvendor
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/vault/sdk/logical"
@@ -72,29 +71,10 @@ func (b *backend) learnNeedsConsent(ctx context.Context, s logical.Storage, e *e
 // gauges of the connections that need consent are set before anyone reads
 // them. A failed load is tried again at the next pass.
 func (b *backend) loadConsentMarksOnce(ctx context.Context, s logical.Storage) error {
-	if b.readOnly() || b.consentMarksLoaded.Load() {
+	if b.readOnly() {
 		return nil
 	}
-	names, err := s.List(ctx, consentMarkPrefix)
-	if err != nil {
-		return fmt.Errorf("listing consent marks: %w", err)
-	}
-	var failures atomic.Int64
-	var first atomic.Value
-	forEachBounded(ctx, refreshWorkers, names, func(name string) {
-		if err := b.loadConsentMark(ctx, s, name); err != nil {
-			failures.Add(1)
-			first.CompareAndSwap(nil, err)
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err, _ := first.Load().(error); err != nil {
-		return fmt.Errorf("%d of %d consent marks not loaded (retried at the next pass): %w", failures.Load(), len(names), err)
-	}
-	b.consentMarksLoaded.Store(true)
-	return nil
+	return loadMarksOnce(ctx, s, &b.consentMarksLoaded, consentMarkPrefix, "consent marks", b.loadConsentMark)
 }
 
 // warnConsentMarks logs a failed load of the consent marks.

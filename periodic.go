@@ -63,17 +63,26 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 // periodic pass of a node that can write: afterwards this node's memory
 // knows every token to refresh.
 func (b *backend) loadReadMarksOnce(ctx context.Context, s logical.Storage) error {
-	if b.marksLoaded.Load() {
+	return loadMarksOnce(ctx, s, &b.marksLoaded, readMarkPrefix, "read marks", b.loadReadMark)
+}
+
+// loadMarksOnce lists the marks under prefix and loads each, at most
+// refreshWorkers at once, until one pass loaded them all (loaded): what a
+// new active node or a restarted plugin must know before anyone reads.
+// A failed load is tried again at the next pass.
+func loadMarksOnce(ctx context.Context, s logical.Storage, loaded *atomic.Bool, prefix, what string,
+	load func(context.Context, logical.Storage, string) error) error {
+	if loaded.Load() {
 		return nil
 	}
-	names, err := s.List(ctx, readMarkPrefix)
+	names, err := s.List(ctx, prefix)
 	if err != nil {
-		return fmt.Errorf("listing read marks: %w", err)
+		return fmt.Errorf("listing %s: %w", what, err)
 	}
 	var failures atomic.Int64
 	var first atomic.Value
 	forEachBounded(ctx, refreshWorkers, names, func(name string) {
-		if err := b.loadReadMark(ctx, s, name); err != nil {
+		if err := load(ctx, s, name); err != nil {
 			failures.Add(1)
 			first.CompareAndSwap(nil, err)
 		}
@@ -82,9 +91,9 @@ func (b *backend) loadReadMarksOnce(ctx context.Context, s logical.Storage) erro
 		return err
 	}
 	if err, _ := first.Load().(error); err != nil {
-		return fmt.Errorf("%d of %d read marks not loaded (retried at the next pass): %w", failures.Load(), len(names), err)
+		return fmt.Errorf("%d of %d %s not loaded (retried at the next pass): %w", failures.Load(), len(names), what, err)
 	}
-	b.marksLoaded.Store(true)
+	loaded.Store(true)
 	return nil
 }
 
