@@ -266,8 +266,8 @@ func (a *proactiveArm) check(t *testing.T, leader, old *vaultNode) {
 		return nil
 	}); err != nil {
 		t.Fatalf("the new leader never refreshed the read token of %s: %v\nstatus: %v\n%s's log:\n%s\n%s's log (the old leader):\n%s",
-			a.name, err, st, leader.id, logLinesWith(t, leader.log, "proactive", "read mark", "rollback", a.name),
-			old.id, logLinesWith(t, old.log, "read mark", a.name))
+			a.name, err, st, leader.id, logLinesWith(t, leader.log, "proactive", "read mark", "rollback manager", "active operation", "standby", "config="+a.name),
+			old.id, logLinesWith(t, old.log, "read mark", "active operation", "config="+a.name))
 	}
 	minted := statusTime(t, st, "minted_at")
 	if !minted.Before(a.refreshAt) {
