@@ -50,6 +50,9 @@ type backend struct {
 	// load-modify-store (config and rotate-key).
 	issuer   atomic.Pointer[issuerState]
 	issuerMu sync.Mutex
+	// issuerDrops counts invalidations of oidc/config: a load that began
+	// before one must not install what it read (issuer.go issuerState).
+	issuerDrops atomic.Uint64
 
 	// pending: name -> *refreshRecord, a rotated refresh token storage
 	// refused, kept until it is stored (refreshtoken.go).
@@ -64,6 +67,10 @@ type backend struct {
 	// consentMarksLoaded: this backend has set the needs-consent gauges
 	// from the consent marks (consentmark.go).
 	consentMarksLoaded atomic.Bool
+	// unmarked: name -> struct{}, a connection that needs consent whose
+	// consent mark storage refused; written again by each periodic pass
+	// until stored (consentmark.go).
+	unmarked sync.Map
 
 	// tuneHTTP, when set, adjusts every vendor client (tests: a scripted
 	// transport, no retry waits).
@@ -142,6 +149,9 @@ func (b *backend) pluginUserAgent(ctx context.Context) string {
 func (b *backend) invalidate(_ context.Context, key string) {
 	switch {
 	case key == oidcConfigKey:
+		// Counted first: a load in flight sees the count move and does
+		// not install the record it read before the write (issuer.go).
+		b.issuerDrops.Add(1)
 		b.issuer.Store(nil) // the next use reads the active node's record
 	case strings.HasPrefix(key, configPrefix):
 		name := strings.TrimPrefix(key, configPrefix)

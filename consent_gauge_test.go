@@ -183,3 +183,37 @@ func TestConsentMarksAtInitialize(t *testing.T) {
 		t.Error("a node that met a needs-consent state without a mark wrote none")
 	}
 }
+
+// TestConsentMarkWriteRetried: the mark's write is refused when the
+// connection enters needs-consent (the gauge is set on this node, so no
+// read here writes it again); the next periodic pass writes it, and a
+// node after a restart shows the gauge. A consent before the retry
+// leaves nothing to retry.
+func TestConsentMarkWriteRetried(t *testing.T) {
+	fs := &faultyStorage{}
+	env := newConsentEnv(t, fs)
+	fs.failPut.Store(consentMarkPrefix)
+	env.write("config/xero", authCodeConfig("xero"))
+	env.write("config/myob", authCodeConfig("myob"))
+	if env.consentMarked("xero") {
+		t.Fatal("the mark was written although storage refused it")
+	}
+	env.assertGauge("xero", "1", "on the node that wrote the config")
+	fs.failPut.Store("")
+	env.consent("myob")
+	if err := env.pass(); err != nil {
+		t.Fatal(err)
+	}
+	if !env.consentMarked("xero") {
+		t.Fatal("the periodic pass did not write the refused mark")
+	}
+	if env.consentMarked("myob") {
+		t.Error("a connection consented before the retry got a mark")
+	}
+	next := restartedConsentEnv(t, env)
+	if err := next.pass(); err != nil {
+		t.Fatal(err)
+	}
+	next.assertGauge("xero", "1", "after a restart")
+	next.assertGauge("myob", "0", "after a restart")
+}

@@ -42,15 +42,41 @@ type consentMark struct {
 // state). Under the name lock.
 func (b *backend) putConsentMark(ctx context.Context, s logical.Storage, name string) {
 	err := putJSON(ctx, s, consentMarkPrefix+name, fmt.Sprintf("consent mark of %q", name), &consentMark{Since: b.now()})
-	if err != nil && readOnlyOr(err) != logical.ErrReadOnly {
-		b.Logger().Warn("could not record that the connection needs consent; after a restart the gauge shows it once a node meets the connection", "config", name, "error", err)
+	switch {
+	case err == nil:
+		b.unmarked.Delete(name)
+	case readOnlyOr(err) != logical.ErrReadOnly:
+		// Tried again at every periodic pass (retryConsentMarks).
+		b.unmarked.Store(name, struct{}{})
+		b.Logger().Warn("could not record that the connection needs consent; tried again at the next periodic pass", "config", name, "error", err)
 	}
+}
+
+// retryConsentMarks writes the marks storage refused before, for the
+// connections that still need consent (a periodic pass, under each name
+// lock, like storeAllPending).
+func (b *backend) retryConsentMarks(ctx context.Context, s logical.Storage) {
+	b.unmarked.Range(func(k, _ interface{}) bool {
+		name := k.(string)
+		unlock := b.locks.lock(name)
+		defer unlock()
+		if _, ok := b.unmarked.Load(name); !ok {
+			return true // a consent or a delete came first
+		}
+		if st, err := loadStatus(ctx, s, name); err == nil && !st.NeedsConsent {
+			b.unmarked.Delete(name)
+			return true
+		}
+		b.putConsentMark(ctx, s, name)
+		return ctx.Err() == nil
+	})
 }
 
 // dropConsentMark: name no longer needs consent. A failed delete is
 // logged; the next load finds the status without needs_consent and
 // deletes the mark then. Under the name lock.
 func (b *backend) dropConsentMark(ctx context.Context, s logical.Storage, name string) {
+	b.unmarked.Delete(name)
 	if err := s.Delete(ctx, consentMarkPrefix+name); err != nil && readOnlyOr(err) != logical.ErrReadOnly {
 		b.Logger().Warn("could not delete the consent mark; the next load of the marks deletes it", "config", name, "error", err)
 	}

@@ -163,22 +163,45 @@ func (b *backend) issuerState(ctx context.Context, s logical.Storage) (*issuerSt
 	if prev != nil && (prev.staleAt.IsZero() || now.Before(prev.staleAt)) {
 		return prev, nil
 	}
+	for range 3 {
+		st, current, err := b.loadIssuerState(ctx, s, prev, now)
+		if err != nil || st == nil || current {
+			return st, err
+		}
+		prev = b.issuer.Load()
+	}
+	return nil, fmt.Errorf("oidc/config changed during each of 3 reads; try again")
+}
+
+// loadIssuerState reads oidc/config and installs it over prev. current is
+// false when an invalidation came during the read (a standby following an
+// oidc/config write, which may have narrowed allowed_token_hosts): the
+// record may be the one before that write, so it is taken back out of
+// the cache and the caller reads again. The count is read before the
+// record and checked after the install; invalidate counts before it
+// clears, so an invalidation is either seen here or clears what was
+// installed.
+func (b *backend) loadIssuerState(ctx context.Context, s logical.Storage, prev *issuerState, now time.Time) (st *issuerState, current bool, err error) {
+	drops := b.issuerDrops.Load()
 	rec, err := loadIssuer(ctx, s)
 	if err != nil || rec == nil {
-		return nil, err
+		return nil, true, err
 	}
-	st, err := newIssuerState(rec, now)
-	if err != nil {
-		return nil, err
+	if st, err = newIssuerState(rec, now); err != nil {
+		return nil, true, err
 	}
 	// Only over what was there when the record was read: a write
 	// (storeIssuer) that stored a newer state meanwhile wins.
 	if !b.issuer.CompareAndSwap(prev, st) {
 		if cur := b.issuer.Load(); cur != nil {
-			return cur, nil
+			return cur, true, nil
 		}
 	}
-	return st, nil
+	if b.issuerDrops.Load() != drops {
+		b.issuer.CompareAndSwap(st, nil)
+		return st, false, nil
+	}
+	return st, true, nil
 }
 
 // normalizeIssuer: the issuer is compared as a string by every relying

@@ -39,6 +39,7 @@ func (b *backend) periodic(ctx context.Context, req *logical.Request) error {
 		b.Logger().Warn("could not load which tokens were read; the periodic refresh covers those read on this node until the next pass", "error", err)
 	}
 	b.warnConsentMarks(b.loadConsentMarksOnce(ctx, s))
+	b.retryConsentMarks(ctx, s)
 	start := time.Now()
 	due := b.dueProactively()
 	var refreshed, failed atomic.Int64

@@ -42,14 +42,17 @@ const (
 type jwtDestination struct{ field, url string }
 
 // jwtDestinations: the token endpoint (every grant: the client assertion,
-// jwt_bearer's assertion, token_exchange's subject token) and the device
-// authorization endpoint (RFC 8628 3.1 takes the client's authentication,
-// a private_key_jwt assertion included). No other request carries one:
+// jwt_bearer's assertion, token_exchange's subject token) and, for a
+// user-delegated connection (the only kind that runs a device consent),
+// the device authorization endpoint (RFC 8628 3.1 takes the client's
+// authentication, a private_key_jwt assertion included). Discovery fills
+// device_auth_url for every grant from the server's metadata; another
+// grant never sends anything there. No other request carries one:
 // discovery is a GET, auth_url is the user's browser's, and exchange_urls
 // name where this config's access token (not a JWT of the issuer) goes.
 func jwtDestinations(eff *vendorConfig) []jwtDestination {
 	out := []jwtDestination{{"token_url", eff.TokenURL}}
-	if eff.DeviceAuthURL != "" {
+	if eff.DeviceAuthURL != "" && eff.userDelegated() {
 		out = append(out, jwtDestination{"device_auth_url", eff.DeviceAuthURL})
 	}
 	return out
@@ -181,7 +184,7 @@ func checkTokenHosts(st *issuerState, eff *vendorConfig) (string, error) {
 
 func unboundedWarning(eff *vendorConfig) string {
 	return fmt.Sprintf("oidc/config %s is not set: whoever may write this config can send its assertion_source=%s JWTs (which a relying party trusts as this mount) to any host by changing token_url or issuer; "+
-		"restrict them with vault write <mount>/oidc/config %s=<host>[,<host:port>...]", allowedTokenHostsField, eff.AssertionSource, allowedTokenHostsField)
+		"restrict them with vault write <mount>/oidc/config %s=<host>[,<host:port>...] (oidc/config needs issuer= the first time: it also makes the mount an OIDC issuer)", allowedTokenHostsField, eff.AssertionSource, allowedTokenHostsField)
 }
 
 // tokenHostRefusal is the grant's check, right before a JWT is made: nil

@@ -114,13 +114,27 @@ func TestTokenHostsWriteRefused(t *testing.T) {
 	if r, _ := env.do(logical.ReadOperation, "config/entra", nil); r != nil {
 		t.Fatalf("a refused write stored %v", r.Data)
 	}
-	// On the list, but its device authorization endpoint is not.
+	// On the list, but the device authorization endpoint of a
+	// user-delegated connection (a device consent sends the client
+	// assertion there) is not.
 	env.write("oidc/config", map[string]interface{}{allowedTokenHostsField: off})
 	cfg = entraConfig(rp.URL + "/token")
-	cfg["device_auth_url"] = "https://device.example.com/devicecode"
-	resp, _ = env.do(logical.UpdateOperation, "config/entra", cfg)
+	for k, v := range map[string]interface{}{"grant_type": "authorization_code", "auth_url": rp.URL + "/authorize",
+		"redirect_url": "https://vault.example.com/v1/oauthvendor/callback", "scopes": "offline_access",
+		"device_auth_url": "https://device.example.com/devicecode"} {
+		cfg[k] = v
+	}
+	resp, _ = env.do(logical.UpdateOperation, "config/entra-user", cfg)
 	if resp == nil || !resp.IsError() || !strings.Contains(resp.Error().Error(), "device_auth_url:") || !strings.Contains(resp.Error().Error(), `"device.example.com"`) {
-		t.Fatalf("off-list device_auth_url: %v", resp)
+		t.Fatalf("off-list device_auth_url of a user-delegated connection: %v", resp)
+	}
+	// A machine-to-machine grant never sends anything to a device
+	// endpoint (discovery fills one from any server's metadata): not a
+	// destination.
+	cfg = entraConfig(rp.URL + "/token")
+	cfg["device_auth_url"] = "https://device.example.com/devicecode"
+	if resp, err := env.do(logical.UpdateOperation, "config/entra", cfg); err != nil || (resp != nil && resp.IsError()) {
+		t.Fatalf("client_credentials with an off-list device_auth_url: %v %v, want it written", resp, err)
 	}
 }
 

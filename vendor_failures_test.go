@@ -114,13 +114,20 @@ func TestBadVendorAnswers(t *testing.T) {
 		{"400 not retried", vendorsim.Knobs{Fault: vendorsim.FaultStatus, Status: 400}, 502, "HTTP 400"},
 	}
 	for _, c := range cases {
+		// 1s keeps the hang case short; reading 1 MiB over TLS under
+		// -race on a loaded 2-core machine can take longer than that, and
+		// what the 8 MiB case tests is the cap, not the time.
+		timeout := "1s"
+		if c.knobs.Fault == vendorsim.FaultHuge {
+			timeout = "30s"
+		}
 		t.Run(c.name, func(t *testing.T) {
 			env := newSimEnv(t)
-			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": "1s"})
+			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": timeout})
 			valid := env.read("creds/agentsync").Data["access_token"]
 
 			// Cold: no token to fall back on -> the error.
-			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": "1s", "scopes": "fresh"})
+			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": timeout, "scopes": "fresh"})
 			env.sim.SetKnobs(vendorsim.AgentSync, c.knobs)
 			before := env.tokenRequests(vendorsim.AgentSync)
 			err := env.readErr(vendorsim.AgentSync)
@@ -133,7 +140,7 @@ func TestBadVendorAnswers(t *testing.T) {
 
 			// Warm, in the refresh window: the valid token keeps serving.
 			env.sim.SetKnobs(vendorsim.AgentSync, vendorsim.Knobs{})
-			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": "1s"})
+			env.configure(vendorsim.AgentSync, map[string]interface{}{"timeout": timeout})
 			valid = env.read("creds/agentsync").Data["access_token"]
 			env.clock.Advance(50 * time.Minute)
 			env.sim.SetKnobs(vendorsim.AgentSync, c.knobs)
