@@ -173,6 +173,9 @@ func TestHAConsentSurvivesFailover(t *testing.T) {
 		active.id, killLead, issuedAtKill-1, leader.id, elected.Round(time.Millisecond), f.window.Round(time.Millisecond), len(issued)-issuedAtKill)
 	t.Logf("%d reads through 3 nodes (%d after the failover), %d failed in the election window, %d in flight on the killed node; %d refresh grants, %d access tokens served; %d bytes of node logs hold no refresh token; %s in all",
 		len(log), f.after, f.windowErrs, f.killedErrs, refreshes, len(tokens), logBytes, time.Since(begin).Round(time.Second))
+	if f.sample != "" {
+		t.Logf("the last failed read the election excuses: %.300s", f.sample)
+	}
 }
 
 func otherNodes(nodes []*vaultNode, not *vaultNode) []*vaultNode {
@@ -275,6 +278,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 type readFigures struct {
 	after, windowErrs, killedErrs int
 	window                        time.Duration // kill to the last survivor serving again
+	sample                        string        // the last failed read excused
 }
 
 // judgeReads fails the test on a failed read outside the election window:
@@ -304,6 +308,7 @@ func judgeReads(t *testing.T, log []readOutcome, name, killedNode string, killed
 			bad = append(bad, fmt.Sprintf("%s after it served again (%s after the kill): %s", o.node, o.sent.Sub(killed).Round(time.Millisecond), oneLine(o.err)))
 		default:
 			f.windowErrs++
+			f.sample = o.node + ": " + oneLine(o.err)
 		}
 	}
 	if len(bad) > 0 {
