@@ -4,10 +4,12 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,7 +72,13 @@ func userVendor(t *testing.T, name string, flows oidcUserFlows, client func(id, 
 // and an S256 challenge, sending the browser back to redirectURI.
 func startConsent(t *testing.T, srv *oidcServer, name, clientID, redirectURI string) string {
 	t.Helper()
-	s, err := env.vault.Logical().Write(mountPath+"/consent/"+name, nil)
+	return startConsentVia(t, env.vault, srv, name, clientID, redirectURI)
+}
+
+// startConsentVia is startConsent through c (a cluster node).
+func startConsentVia(t *testing.T, c *api.Client, srv *oidcServer, name, clientID, redirectURI string) string {
+	t.Helper()
+	s, err := c.Logical().Write(mountPath+"/consent/"+name, nil)
 	if err != nil || s == nil {
 		t.Fatalf("write consent/%s: %v", name, err)
 	}
@@ -447,7 +455,7 @@ func forceRefresh(name string) error {
 }
 
 // consentReaders read creds/<name> in a loop and keep every distinct
-// access token they were served.
+// access token they were served, and every read's outcome (where, when).
 type consentReaders struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -455,9 +463,30 @@ type consentReaders struct {
 	reads  int
 	errs   []string
 	tokens map[string]bool
+	log    []readOutcome
+}
+
+// readTarget is where a reader sends its next read: the dev Vault, or
+// one node of a cluster.
+type readTarget struct {
+	node   string
+	client *api.Client
+}
+
+// readOutcome is one read: the node it went to, when it was sent and
+// answered, and its error ("" when it was served a token).
+type readOutcome struct {
+	node         string
+	sent, answer time.Time
+	err          string
 }
 
 func startConsentReaders(t *testing.T, name string, n int) *consentReaders {
+	return startConsentReadersOn(t, name, n, func() readTarget { return readTarget{"vault", env.vault} })
+}
+
+// startConsentReadersOn runs n readers, each read sent where next says.
+func startConsentReadersOn(t *testing.T, name string, n int, next func() readTarget) *consentReaders {
 	r := &consentReaders{stop: make(chan struct{}), tokens: map[string]bool{}}
 	r.wg.Add(n)
 	for range n {
@@ -469,8 +498,10 @@ func startConsentReaders(t *testing.T, name string, n int) *consentReaders {
 					return
 				case <-time.After(100 * time.Millisecond):
 				}
-				s, err := env.vault.Logical().Read(mountPath + "/creds/" + name)
-				r.record(s, err)
+				to := next()
+				sent := time.Now()
+				s, err := to.client.Logical().Read(mountPath + "/creds/" + name)
+				r.record(to.node, sent, s, err)
 			}
 		}()
 	}
@@ -478,7 +509,7 @@ func startConsentReaders(t *testing.T, name string, n int) *consentReaders {
 	return r
 }
 
-func (r *consentReaders) record(s *api.Secret, err error) {
+func (r *consentReaders) record(node string, sent time.Time, s *api.Secret, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.reads++
@@ -489,11 +520,14 @@ func (r *consentReaders) record(s *api.Secret, err error) {
 	if err == nil && tok == "" {
 		err = fmt.Errorf("no access_token")
 	}
+	o := readOutcome{node: node, sent: sent, answer: time.Now()}
 	if err != nil {
-		r.errs = append(r.errs, fmt.Sprintf("read %d: %v", r.reads, err))
-		return
+		o.err = err.Error()
+		r.errs = append(r.errs, fmt.Sprintf("read %d (%s): %v", r.reads, node, err))
+	} else {
+		r.tokens[tok] = true
 	}
-	r.tokens[tok] = true
+	r.log = append(r.log, o)
 }
 
 func (r *consentReaders) halt() {
@@ -520,4 +554,15 @@ func (r *consentReaders) finish(t *testing.T) map[string]bool {
 		t.Fatal("the readers did not run")
 	}
 	return r.tokens
+}
+
+// outcomes stops the readers and returns every read's outcome, in order,
+// and the access tokens they were served: for a test that tolerates
+// failed reads in a window of its own (a leader election) and judges the
+// rest itself.
+func (r *consentReaders) outcomes() ([]readOutcome, map[string]bool) {
+	r.halt()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.log), maps.Clone(r.tokens)
 }

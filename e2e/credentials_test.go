@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hashicorp/vault/api"
 	"github.com/oauthvendor/vault-plugin-secrets-oauthvendor/internal/vendorsim"
 )
 
@@ -27,7 +28,13 @@ func madeUpValue(kind string) string {
 // returns its data.
 func readConfigData(t *testing.T, name string) map[string]any {
 	t.Helper()
-	status, body := rawRequest(t, http.MethodGet, mountPath+"/config/"+name, nil)
+	return readConfigDataVia(t, env.vault, name)
+}
+
+// readConfigDataVia is readConfigData through c (a cluster node).
+func readConfigDataVia(t *testing.T, c *api.Client, name string) map[string]any {
+	t.Helper()
+	status, body := rawRequestVia(t, c, http.MethodGet, mountPath+"/config/"+name, nil)
 	if status != http.StatusOK {
 		t.Fatalf("read config/%s: HTTP %d %s", name, status, clip(body))
 	}

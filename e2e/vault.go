@@ -89,7 +89,13 @@ func expiresAt(t testing.TB, s *api.Secret) time.Time {
 // readStatus reads status/<name>.
 func readStatus(t testing.TB, name string) map[string]any {
 	t.Helper()
-	s, err := env.vault.Logical().Read(mountPath + "/status/" + name)
+	return readStatusVia(t, env.vault, name)
+}
+
+// readStatusVia reads status/<name> through c (a cluster node).
+func readStatusVia(t testing.TB, c *api.Client, name string) map[string]any {
+	t.Helper()
+	s, err := c.Logical().Read(mountPath + "/status/" + name)
 	if err != nil || s == nil {
 		t.Fatalf("reading status/%s: %v", name, err)
 	}
@@ -101,13 +107,19 @@ func readStatus(t testing.TB, name string) map[string]any {
 // (error texts, write-only fields).
 func rawRequest(t testing.TB, method, path string, data map[string]any) (int, string) {
 	t.Helper()
-	req := env.vault.NewRequest(method, "/v1/"+path)
+	return rawRequestVia(t, env.vault, method, path, data)
+}
+
+// rawRequestVia is rawRequest through c (a cluster node).
+func rawRequestVia(t testing.TB, c *api.Client, method, path string, data map[string]any) (int, string) {
+	t.Helper()
+	req := c.NewRequest(method, "/v1/"+path)
 	if data != nil {
 		if err := req.SetJSONBody(data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	resp, err := env.vault.RawRequestWithContext(context.Background(), req)
+	resp, err := c.RawRequestWithContext(context.Background(), req)
 	if resp == nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
