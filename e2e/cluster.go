@@ -370,3 +370,19 @@ func (n *vaultNode) rawRead(t *testing.T, path string) (int, string) {
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
+
+// scanLogs holds every node's log to the leak scan (noSecrets) and
+// returns how many bytes it read.
+func (c *vaultCluster) scanLogs(t *testing.T) int {
+	t.Helper()
+	var n int
+	for _, node := range c.nodes {
+		b, err := os.ReadFile(node.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(b)
+		noSecrets(t, node.log, string(b))
+	}
+	return n
+}

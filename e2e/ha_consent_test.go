@@ -5,7 +5,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,15 +159,7 @@ func TestHAConsentSurvivesFailover(t *testing.T) {
 	}
 	srv.mustBeActive(t, final, clientID)
 
-	var logBytes int
-	for _, n := range c.nodes {
-		b, err := os.ReadFile(n.log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logBytes += len(b)
-		noSecrets(t, n.log, string(b))
-	}
+	logBytes := c.scanLogs(t)
 	t.Logf("%s killed %s before a refresh was due, after %d rotation(s); %s elected after %s; every survivor served again after %s; %d rotation(s) since",
 		active.id, killLead, issuedAtKill-1, leader.id, elected.Round(time.Millisecond), f.window.Round(time.Millisecond), len(issued)-issuedAtKill)
 	t.Logf("%d reads through 3 nodes (%d after the failover), %d failed in the election window, %d in flight on the killed node; %d refresh grants, %d access tokens served; %d bytes of node logs hold no refresh token; %s in all",

@@ -197,15 +197,7 @@ func TestHAStandbyReadsAndFailover(t *testing.T) {
 
 	pro.check(t, leader, active)
 
-	var logBytes int
-	for _, n := range c.nodes {
-		b, err := os.ReadFile(n.log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logBytes += len(b)
-		noSecrets(t, n.log, string(b))
-	}
+	logBytes := c.scanLogs(t)
 
 	t.Logf("%d reads per config across 3 nodes: 1 vendor request each; %s killed: %s elected after %s, creds served after %s (%d attempt(s)), 0 vendor requests; rotate after the failover: 1 request; %d bytes of node logs hold no secret",
 		readsPerConfig, active.id, leader.id, elected.Round(time.Millisecond), served.Round(time.Millisecond), attempts, logBytes)
