@@ -362,14 +362,19 @@ func (b *backend) pathConfigDelete(ctx context.Context, req *logical.Request, d 
 	}
 	b.metrics.forget(name)
 	b.pending.Delete(name)
-	return nil, deleteRecords(ctx, req.Storage, name, tokenPrefix, statusPrefix, readMarkPrefix, refreshPrefix, consentPrefix, devicePrefix, consentMarkPrefix)
+	return nil, deleteRecords(ctx, req.Storage, name, perConfigPrefixes...)
 }
+
+// perConfigPrefixes: every record kept under a config's name beside
+// config/<name>, which a config's delete removes and a new config under
+// the name must not inherit (clearLeftovers).
+var perConfigPrefixes = []string{tokenPrefix, statusPrefix, readMarkPrefix, refreshPrefix, consentPrefix, devicePrefix, consentMarkPrefix}
 
 // clearLeftovers: a config created under a name starts clean, whatever a
 // delete that failed after removing the config left of the old one (its
 // status counts, last_error, read mark). Returns the fresh status.
 func clearLeftovers(ctx context.Context, s logical.Storage, name string) (*grantStatus, error) {
-	if err := deleteRecords(ctx, s, name, tokenPrefix, statusPrefix, readMarkPrefix, refreshPrefix, consentPrefix, devicePrefix, consentMarkPrefix); err != nil {
+	if err := deleteRecords(ctx, s, name, perConfigPrefixes...); err != nil {
 		return nil, err
 	}
 	return &grantStatus{}, nil

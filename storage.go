@@ -4,8 +4,8 @@ package oauthvendor
 // vendorConfig), token/<name> (token.go's cachedToken), status/<name>
 // (grantStatus, here), readmark/<name> (readmark.go) and
 // needsconsent/<name> (consentmark.go); the JSON keys of each are their
-// stored format, which records already stored must keep decoding into. Also the storage errors' shared shapes (notFound,
-// readOnlyOr).
+// stored format, which records already stored must keep decoding into.
+// Also the storage errors' shared shapes (notFound, readOnlyOr).
 
 import (
 	"context"

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -355,20 +354,6 @@ func childPlugins(vaultPID int) []int {
 		}
 	}
 	return pids
-}
-
-// rawRead reads path through one node and returns the raw status and
-// body, whatever the status.
-func (n *vaultNode) rawRead(t *testing.T, path string) (int, string) {
-	t.Helper()
-	req := n.client.NewRequest(http.MethodGet, "/v1/"+path)
-	resp, err := n.client.RawRequestWithContext(context.Background(), req)
-	if resp == nil {
-		t.Fatalf("%s GET %s: %v", n.id, path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
 // scanLogs holds every node's log to the leak scan (noSecrets) and
